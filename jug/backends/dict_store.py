@@ -1,0 +1,199 @@
+"""In-memory store (layer 1): ``dict_store``, for tests and ``--jugdir dict_store``.
+
+Owns the in-memory layout of SPEC §3.5: one dict with bytes keys, ``b'result:' + key``
+holding the pickled result and ``b'lock:' + key`` holding :data:`LOCKED` or
+:data:`FAILED`; optionally loaded from and saved to a pickle file (``dict_store:<path>``).
+It also counts every access in ``counts`` (exact key formats below, which tests of the
+execution loop use to bound store traffic).
+
+Must not import ``jug.task`` or anything above layer 1.
+"""
+from __future__ import annotations
+
+import pickle
+from collections import defaultdict
+
+from .base import as_bytes, base_lock, base_store
+
+__all__ = ['dict_store', 'dict_lock']
+
+#: Value of a lock entry held by a running task.
+LOCKED = 1
+#: Value of a lock entry whose task failed.
+FAILED = 2
+
+_RESULT = b'result:'
+_LOCK = b'lock:'
+
+
+class dict_store(base_store):
+    """Store results (pickled) and locks in a dict, optionally backed by a file.
+
+    Usage: ``store = dict_store()`` or ``store = dict_store('state.pickle')``
+
+    Parameters
+    ----------
+    backend : str, optional
+        A file to read the whole dict from (a missing or unreadable file gives an empty
+        store); ``close()`` (also called on deletion) writes it back.
+
+    Attributes
+    ----------
+    store : dict
+        The raw entries (bytes keys).
+    counts : collections.defaultdict(int)
+        Access counters: ``b'dump::' + key`` (sic, two colons), ``b'exists:' + key``,
+        ``b'load:' + key``, ``b'del:' + key``, ``b'true-del:' + key``, and for locks
+        ``b'lock:lock:' + key``, ``b'unlock:lock:' + key``, ``b'islock:lock:' + key``,
+        ``b'fail:lock:' + key``, ``b'isfail:lock:' + key``.
+    """
+
+    def __init__(self, backend=None):
+        # backend is set only once reading succeeded: if unpickling raises, __del__ must
+        # not overwrite the unreadable file with an empty dict
+        self.backend = None
+        self.counts = defaultdict(int)
+        self.store = {}
+        if backend is not None:
+            try:
+                f = open(backend, 'rb')
+            except OSError:
+                f = None
+            if f is not None:
+                with f:
+                    self.store = pickle.load(f)
+        self.backend = backend
+
+    def __repr__(self):
+        return 'dict_store()' if self.backend is None else f'dict_store({self.backend})'
+
+    def dump(self, object, name):
+        """Store `object` (pickled now, so later mutation does not leak in) under `name`."""
+        name = as_bytes(name)
+        self.counts[b'dump::' + name] += 1
+        self.store[_RESULT + name] = pickle.dumps(object)
+
+    def can_load(self, name):
+        """Return whether a result is stored under `name`."""
+        name = as_bytes(name)
+        self.counts[b'exists:' + name] += 1
+        return _RESULT + name in self.store
+
+    def load(self, name):
+        """Return the result stored under `name` (``KeyError`` if there is none)."""
+        name = as_bytes(name)
+        self.counts[b'load:' + name] += 1
+        return pickle.loads(self.store[_RESULT + name])
+
+    def remove(self, name):
+        """Remove the result under `name`; return whether it existed."""
+        name = as_bytes(name)
+        self.counts[b'del:' + name] += 1
+        if self.can_load(name):
+            self.counts[b'true-del:' + name] += 1
+            del self.store[_RESULT + name]
+            return True
+        return False
+
+    def list(self):
+        """Yield the keys (bytes) of all results."""
+        for k in list(self.store):
+            if k.startswith(_RESULT):
+                yield k[len(_RESULT):]
+
+    def listlocks(self):
+        """Yield the names (bytes) of all locks."""
+        for k in list(self.store):
+            if k.startswith(_LOCK):
+                yield k[len(_LOCK):]
+
+    def remove_locks(self):
+        """Remove every lock; return how many there were."""
+        locks = [k for k in self.store if k.startswith(_LOCK)]
+        for k in locks:
+            del self.store[k]
+        return len(locks)
+
+    def cleanup(self, active, keeplocks=False):
+        """Delete every entry except results of `active` (and locks if `keeplocks`).
+
+        Returns
+        -------
+        int
+            Number of results (non-lock entries) deleted.
+        """
+        keep = {_RESULT + as_bytes(t.hash()) for t in active}
+        removed = 0
+        for k in list(self.store):
+            if k.startswith(_LOCK):
+                if not keeplocks:
+                    del self.store[k]
+            elif k not in keep:
+                del self.store[k]
+                removed += 1
+        return removed
+
+    def getlock(self, name):
+        """Return the :class:`dict_lock` for `name`."""
+        return dict_lock(self.store, self.counts, _LOCK + as_bytes(name))
+
+    def close(self):
+        """Write the dict to the backend file (if any) and forget the backend."""
+        backend = getattr(self, 'backend', None)
+        if backend is not None:
+            with open(backend, 'wb') as f:
+                pickle.dump(self.store, f)
+            self.backend = None
+
+    __del__ = close
+
+
+class dict_lock(base_lock):
+    """Lock entry ``b'lock:' + key`` of a :class:`dict_store`.
+
+    Usage: ``lock = store.getlock(h)``
+
+    Parameters
+    ----------
+    store : dict
+        The dict_store's entries.
+    counts : defaultdict(int)
+        The dict_store's access counters.
+    name : bytes
+        The full entry name, ``b'lock:' + key``.
+    """
+
+    def __init__(self, store, counts, name):
+        self.store = store
+        self.counts = counts
+        self.name = name
+
+    def get(self):
+        """Take the lock; True only if it was free (a failed lock stays failed)."""
+        self.counts[b'lock:' + self.name] += 1
+        previous = self.store.get(self.name)
+        if previous != FAILED:
+            self.store[self.name] = LOCKED
+        return previous is None
+
+    def release(self):
+        """Remove the lock entry."""
+        self.counts[b'unlock:' + self.name] += 1
+        self.store.pop(self.name, None)
+
+    def is_locked(self):
+        """Return whether the lock is held (locked or failed)."""
+        self.counts[b'islock:' + self.name] += 1
+        return self.store.get(self.name) in (LOCKED, FAILED)
+
+    def fail(self):
+        """Mark a held lock as failed; return whether it is now failed."""
+        self.counts[b'fail:' + self.name] += 1
+        if self.store.get(self.name) == LOCKED:
+            self.store[self.name] = FAILED
+        return self.store.get(self.name) == FAILED
+
+    def is_failed(self):
+        """Return whether the lock is marked as failed."""
+        self.counts[b'isfail:' + self.name] += 1
+        return self.store.get(self.name) == FAILED

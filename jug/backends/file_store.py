@@ -1,0 +1,833 @@
+"""The file store (layer 1): results and locks as files in a directory (the *jugdir*).
+
+Owns the on-disk layout of a jugdir, which Jug 2.7 workers share with us (SPEC §3.2–3.4):
+
+* ``<jugdir>/<h[:2]>/<h[2:]>`` — the result for key ``h``: a raw ``.npy`` file for a
+  plain ndarray, parquet for a polars DataFrame, an empty file for ``None``, else the
+  zlib stream of :mod:`jug.backends.encode`;
+* ``<jugdir>/tempfiles/`` — where results are written before being renamed into place;
+* ``<jugdir>/locks/<h>.lock`` — one file per held lock (two text lines, see
+  :data:`LOCK_PID_LINE`); a lock whose mtime is :data:`FAILED_LOCK_MTIME` is *failed*;
+* ``<jugdir>/packs/jugpack`` — optional pack of small results (``jug pack``).
+
+Also owns :class:`file_keepalive_store` (``file_keepalive:<dir>``), whose locks are kept
+fresh by a helper process (:mod:`jug.backends.file_keepalive_monitor`).
+
+Must not import ``jug.task`` or anything above layer 1.  numpy and polars are never
+imported just to store something: an object can only be an array or a DataFrame if its
+package is already in ``sys.modules``.  They are imported when a file needs them to load.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Iterator
+
+from ..errors import MissingPackageError, StoreError
+from .base import as_bytes, base_lock, base_store
+from .encode import decode_from, encode_to
+
+__all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
+           'file_keepalive_based_lock', 'fsync_dir', 'MAX_FILESIZE_IN_PACK']
+
+_logger = logging.getLogger(__name__)
+
+# --- compatibility constants ---------------------------------------------------------
+
+#: Result files at most this many bytes are moved into the pack by ``update_pack``.
+MAX_FILESIZE_IN_PACK = 512
+
+#: First line of a lock file.  Jug 2.7 writes exactly these two lines; workers of both
+#: projects share jugdirs, so they must stay.  Code reading lock files must accept extra
+#: lines after them (we may add our own, e.g. leases) and files with only these two.
+LOCK_PID_LINE = 'PID {pid} on HOSTNAME {hostname}\n'
+#: Second line of a lock file; the time is local time formatted with LOCK_TIME_FORMAT.
+LOCK_CREATED_LINE = 'Lock created on {created}\n'
+LOCK_TIME_FORMAT = '%Y-%m-%d (%Hh%M.%S)'
+
+#: A failed lock is a lock file whose atime and mtime are set to 1 second after the
+#: epoch.  Jug 2.7 uses this marker (it survives NFS, needs no rewrite of the file and
+#: leaves the lock in place so no other worker retries the task); existing jugdirs carry it.
+FAILED_LOCK_MTIME = 1
+
+#: A keepalive lock not touched for this many seconds counts as failed (its worker died).
+KEEPALIVE_FAILED_AGE = 30 * 60
+
+#: Name of the lock guarding read-modify-write of the pack file.
+PACK_LOCK_NAME = 'pack-save'
+#: How many times ``_modify_pack`` tries the pack lock (sleeping 1, 2, 4, ... s between).
+PACK_LOCK_TRIES = 10
+
+#: Temporary result files are named with this many random ASCII letters.
+TEMPNAME_LENGTH = 24
+_TEMPNAME_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+#: Magic numbers used to recognise the format of a result file.
+_NPY_MAGIC = b'\x93NUMPY'
+_PARQUET_MAGIC = b'PAR1'
+
+#: Permission bits of new lock files (before the umask).
+_LOCK_FILE_MODE = 0o666
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def fsync_dir(fname: str) -> None:
+    """Flush the directory entry of `fname` to disk (fsync its parent directory).
+
+    Usage: ``fsync_dir(path_just_renamed_into_place)``
+
+    Parameters
+    ----------
+    fname : str
+        A path; its parent directory is opened read-only and fsync-ed.
+
+    Notes
+    -----
+    A rename is only durable once the directory holding the new name is synced.  Some
+    filesystems refuse to fsync a directory (``EINVAL``): that is ignored.  On non-Linux
+    platforms a directory that cannot be opened is silently skipped.
+    """
+    dname = os.path.dirname(fname) or '.'
+    try:
+        fd = os.open(dname, os.O_RDONLY)
+    except OSError:
+        if sys.platform.startswith('linux'):
+            raise
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _random_tempname() -> str:
+    # One urandom call, not the random module: jugfiles may seed `random`, and forked
+    # workers share its state, so they would all draw the same names.
+    return ''.join(_TEMPNAME_LETTERS[b % 52] for b in os.urandom(TEMPNAME_LENGTH))
+
+
+def _nodename() -> str:
+    try:
+        return os.uname().nodename  # what socket.gethostname() returns, without socket
+    except AttributeError:  # pragma: no cover (Windows)
+        import socket
+        return socket.gethostname()
+
+
+def _lock_text() -> bytes:
+    """The content of a new lock file: Jug 2.7's two lines."""
+    return (LOCK_PID_LINE.format(pid=os.getpid(), hostname=_nodename())
+            + LOCK_CREATED_LINE.format(created=time.strftime(LOCK_TIME_FORMAT))).encode('utf-8')
+
+
+def _unlink_quietly(fname: str) -> None:
+    try:
+        os.unlink(fname)
+    except FileNotFoundError:
+        pass
+
+
+# --- the store -------------------------------------------------------------------------
+
+class file_store(base_store):
+    """Store results and locks as files under a directory.
+
+    Usage: ``store = file_store('jugfile.jugdata')``
+
+    Parameters
+    ----------
+    dname : str or path-like
+        The jugdir (one trailing ``/`` is stripped).  Nothing is created until the
+        first write.
+    compress_numpy : bool, optional
+        If true, arrays are stored in the zlib encoding instead of raw ``.npy``.
+
+    Raises
+    ------
+    jug.errors.StoreError
+        If the jugdir exists but is not a directory or cannot be read.
+    """
+
+    def __init__(self, dname, compress_numpy=False):
+        dname = os.fspath(dname)
+        if dname.endswith('/'):
+            dname = dname[:-1]
+        self.jugdir = dname
+        self.compress_numpy = compress_numpy
+        self._created = False
+        self.packed = self._read_pack()
+
+    def __repr__(self):
+        return f'file_store({self.jugdir})'
+
+    __str__ = __repr__
+
+    # layout ---------------------------------------------------------------------------
+    def _getfname(self, name) -> str:
+        """Return the path of the result file for key `name` (``xx/yyyy...``)."""
+        if isinstance(name, bytes):
+            name = name.decode('utf-8')
+        return os.path.join(self.jugdir, name[:2], name[2:])
+
+    def tempdir(self) -> str:
+        """Return the directory for temporary files, ``<jugdir>/tempfiles``."""
+        return os.path.join(self.jugdir, 'tempfiles')
+
+    def _packfile(self) -> str:
+        """Return the path of the pack file, ``<jugdir>/packs/jugpack``."""
+        return os.path.join(self.jugdir, 'packs', 'jugpack')
+
+    def _lockdir(self) -> str:
+        return os.path.join(self.jugdir, 'locks')
+
+    def create(self) -> None:
+        """Create the jugdir and its ``tempfiles`` directory (no error if they exist)."""
+        try:
+            os.makedirs(self.tempdir(), exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:
+            raise StoreError(f'Cannot create the jug data directory {self.jugdir!r}: '
+                             f'{e.filename!r} exists and is not a directory') from e
+        self._created = True
+
+    def _maybe_create(self) -> None:
+        """Call :meth:`create` once per store object."""
+        if not self._created:
+            self.create()
+
+    def _check_usable(self, error: OSError) -> None:
+        """Turn an OSError met on the jugdir itself into a clear StoreError."""
+        if os.path.exists(self.jugdir) and not os.path.isdir(self.jugdir):
+            raise StoreError(f'The jug data directory {self.jugdir!r} exists but is not a '
+                             f'directory') from error
+        if isinstance(error, PermissionError):
+            raise StoreError(f'Cannot read the jug data directory {self.jugdir!r}: '
+                             f'{error.strerror} ({error.filename})') from error
+
+    def _open_temp(self) -> tuple[BinaryIO, str]:
+        """Create and open a new temp file in ``tempfiles``; return ``(file, path)``.
+
+        The file is created exclusively (``'xb'``, retrying on a name collision) with the
+        normal permissions allowed by the umask.  ``tempfiles`` is created on demand.
+        """
+        tempdir = self.tempdir()
+        created = False
+        while True:
+            fname = os.path.join(tempdir, _random_tempname())
+            try:
+                return open(fname, 'xb'), fname
+            except FileExistsError:
+                continue
+            except FileNotFoundError:
+                if created:
+                    raise
+                self.create()
+                created = True
+            except NotADirectoryError as e:
+                self._check_usable(e)
+                raise
+
+    def _commit(self, write: Callable[[BinaryIO], None], fname: str) -> None:
+        """Atomically and durably make `fname` hold what `write(file)` writes.
+
+        The commit protocol (DESIGN.md, habit 4):
+
+        1. write into a fresh temp file in ``<jugdir>/tempfiles`` (same filesystem as
+           `fname`, so the rename below is atomic);
+        2. flush and ``os.fsync`` it: the data is on disk before its name is;
+        3. ``os.rename`` it onto `fname`: a reader sees the old file or the complete new
+           one, never a partial write (also across NFS clients);
+        4. ``fsync_dir(fname)``: the rename itself is on disk.
+
+        If anything fails before the rename completes, the temp file is removed and the
+        exception propagates; `fname` is untouched.
+        """
+        f, tempname = self._open_temp()
+        try:
+            with f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.rename(tempname, fname)
+            except FileNotFoundError:
+                # first result in this xx/ directory (or first pack): create it and retry
+                os.makedirs(os.path.dirname(fname), exist_ok=True)
+                os.rename(tempname, fname)
+        except BaseException:
+            _unlink_quietly(tempname)
+            raise
+        fsync_dir(fname)  # module global, looked up at call time (tests monkeypatch it)
+
+    # results ----------------------------------------------------------------------------
+    def dump(self, object, name):
+        """Store `object` as the result for key `name` (atomic and durable).
+
+        Usage: ``store.dump(value, h)``
+
+        Parameters
+        ----------
+        object : any
+            The value; must be storable (picklable, or an array or DataFrame).
+        name : bytes or str
+            The key (usually a 40-hex task hash).
+        """
+        if self.packed:
+            self._remove_from_pack([name])
+        self._commit(lambda f: self._write_to(object, f), self._getfname(name))
+
+    def _write_to(self, object, f: BinaryIO) -> None:
+        """Write the file format of `object` to the open file `f`.
+
+        Raw ``.npy`` for an exact ndarray of non-object dtype and parquet for an exact
+        polars DataFrame (unless ``compress_numpy``); if that native writer fails with
+        ``OSError`` or ``ValueError`` the file is emptied and the generic encoding used.
+        Everything else uses :func:`jug.backends.encode.encode_to` (nothing for None).
+        """
+        if object is not None and not self.compress_numpy:
+            np = sys.modules.get('numpy')
+            if np is not None and type(object) is np.ndarray and not object.dtype.hasobject:
+                try:
+                    np.lib.format.write_array(f, object)  # looked up at call time
+                    return
+                except (OSError, ValueError):
+                    f.seek(0)
+                    f.truncate()
+            pl = sys.modules.get('polars')
+            if pl is not None and type(object) is pl.DataFrame:
+                try:
+                    object.write_parquet(f)
+                    return
+                except (OSError, ValueError):
+                    f.seek(0)
+                    f.truncate()
+        encode_to(object, f)
+
+    def load(self, name):
+        """Return the result stored for `name` (from the pack if it is there).
+
+        Usage: ``value = store.load(h)``
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no such result.
+        """
+        if self.packed:
+            key = as_bytes(name)
+            if key in self.packed:
+                return self.packed[key]
+        return self._load_file(name)
+
+    def _load_file(self, name):
+        """Load the result file of `name`, sniffing its format (npy, parquet, zlib)."""
+        fname = self._getfname(name)
+        with open(fname, 'rb') as f:
+            head = f.read(len(_NPY_MAGIC))
+            if not head:
+                return None  # an empty file stores None
+            f.seek(0)
+            if head == _NPY_MAGIC:
+                import numpy as np  # lazy: only array results need numpy
+                try:
+                    return np.lib.format.read_array(f)
+                except ValueError:
+                    f.seek(0)
+            elif head.startswith(_PARQUET_MAGIC):
+                try:
+                    import polars
+                except ImportError as e:
+                    raise MissingPackageError('polars', f'Loading the result {fname!r} '
+                                              f'(a polars DataFrame)') from e
+                try:
+                    return polars.read_parquet(f)
+                except Exception:
+                    f.seek(0)
+            return decode_from(f)
+
+    def can_load(self, name):
+        """Return whether a result is stored for `name` (in the pack or as a file)."""
+        if self.packed and as_bytes(name) in self.packed:
+            return True
+        return os.path.exists(self._getfname(name))
+
+    def remove(self, name):
+        """Remove the result for `name`; return whether there was one.
+
+        Usage: ``store.remove(h)``
+        """
+        return bool(self.remove_many([name]))
+
+    def remove_many(self, names):
+        """Remove several results (pack entries and files).
+
+        Usage: ``removed = store.remove_many(hashes)``
+
+        Returns
+        -------
+        set
+            The names (as given) that had a result.
+        """
+        names = list(names)
+        removed = self._remove_from_pack(names)
+        for name in names:
+            try:
+                os.unlink(self._getfname(name))
+            except FileNotFoundError:
+                continue
+            removed.add(name)
+        return removed
+
+    def list(self):
+        """Return the keys (bytes) of all results: pack keys first, then files (sorted).
+
+        Usage: ``keys = store.list()``
+        """
+        keys = list(self.packed.keys())
+        keys.extend(self._iter_filekeys())
+        return keys
+
+    def _iter_filekeys(self) -> Iterator[bytes]:
+        """Yield the key of every result file: ``xx`` directories, then files, sorted.
+
+        Uses directory listings only (no stat per file), so it is fast for 10^5 results.
+        """
+        try:
+            with os.scandir(self.jugdir) as it:
+                subdirs = sorted(e.name for e in it if len(e.name) == 2 and e.is_dir())
+        except FileNotFoundError:
+            return
+        for d in subdirs:
+            try:
+                with os.scandir(os.path.join(self.jugdir, d)) as it:
+                    files = sorted(e.name for e in it if not e.is_dir())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for f in files:
+                yield os.fsencode(d + f)
+
+    def metadata(self, t):
+        """Return ``{'computed': bool[, 'completed': ctime]}`` for the result of task `t`.
+
+        Usage: ``store.metadata(task)``
+        """
+        name = t.hash()
+        try:
+            mtime = os.stat(self._getfname(name)).st_mtime
+        except FileNotFoundError:
+            return {'computed': as_bytes(name) in self.packed}
+        return {'computed': True, 'completed': time.ctime(mtime)}
+
+    def cleanup(self, active, keeplocks=False):
+        """Remove every file that is not the result of a task in `active`.
+
+        Usage: ``n = store.cleanup(tasks)``
+
+        Parameters
+        ----------
+        active : iterable
+            Objects with ``hash()`` whose results are kept.
+        keeplocks : bool, optional
+            If true, the ``locks`` directory is left alone (else every lock is removed).
+
+        Returns
+        -------
+        int
+            Number of results removed (files, then pack entries; locks not counted).
+        """
+        active = list(active)
+        keep = {self._getfname(t.hash()) for t in active}
+        skip = {'packs', 'tempfiles'}
+        if keeplocks:
+            skip.add('locks')
+        lockdir = self._lockdir()
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.jugdir):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            is_lockdir = dirpath == lockdir
+            for f in filenames:
+                path = os.path.join(dirpath, f)
+                if path in keep:
+                    continue
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                if not is_lockdir:
+                    removed += 1
+        if self.packed or os.path.exists(self._packfile()):
+            keep_keys = {as_bytes(t.hash()) for t in active}
+            dropped = 0
+
+            def drop_inactive(packed: dict) -> bool:
+                nonlocal dropped
+                dead = [k for k in packed if k not in keep_keys]
+                for k in dead:
+                    del packed[k]
+                dropped = len(dead)
+                return bool(dead)
+
+            self._modify_pack(drop_inactive)
+            removed += dropped
+        return removed
+
+    @staticmethod
+    def remove_store(jugdir):
+        """Delete the whole jugdir, if it exists.
+
+        Usage: ``file_store.remove_store('jugfile.jugdata')``
+        """
+        if os.path.exists(jugdir):
+            import shutil  # lazy: rarely needed
+            shutil.rmtree(jugdir)
+
+    def close(self):
+        """Nothing to release."""
+        pass
+
+    # locks --------------------------------------------------------------------------------
+    def getlock(self, name):
+        """Return the :class:`file_based_lock` for `name`."""
+        return file_based_lock(self.jugdir, name)
+
+    def listlocks(self):
+        """Return the names (bytes) of all lock files, ``[]`` if there are none.
+
+        Usage: ``names = store.listlocks()``
+        """
+        try:
+            names = os.listdir(self._lockdir())
+        except FileNotFoundError:
+            return []
+        return [os.fsencode(n[:-len('.lock')]) for n in sorted(names) if n.endswith('.lock')]
+
+    def remove_locks(self):
+        """Remove every file in ``<jugdir>/locks``; return how many were removed.
+
+        Usage: ``n = store.remove_locks()``
+        """
+        lockdir = self._lockdir()
+        try:
+            names = os.listdir(lockdir)
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for n in names:
+            try:
+                os.unlink(os.path.join(lockdir, n))
+            except FileNotFoundError:
+                continue
+            removed += 1
+        return removed
+
+    # the pack -------------------------------------------------------------------------------
+    def _read_pack(self) -> dict:
+        """Read the pack file from disk; ``{}`` if there is none.
+
+        ``'.'`` is put first on ``sys.path`` while unpickling (packed objects may be
+        instances of classes defined next to the jugfile) and always taken off again.
+        """
+        try:
+            f = open(self._packfile(), 'rb')
+        except FileNotFoundError:
+            return {}
+        except (NotADirectoryError, PermissionError) as e:
+            self._check_usable(e)
+            raise
+        with f:
+            sys.path.insert(0, '.')
+            try:
+                return decode_from(f)
+            finally:
+                if sys.path and sys.path[0] == '.':
+                    del sys.path[0]
+                else:  # decoding changed sys.path: remove our entry wherever it is
+                    try:
+                        sys.path.remove('.')
+                    except ValueError:
+                        pass
+
+    def _write_pack(self, packed: dict) -> None:
+        """Atomically and durably replace the pack file with `packed` (see _commit)."""
+        # encode_to is the module global, looked up at call time (tests monkeypatch it)
+        self._commit(lambda f: encode_to(packed, f), self._packfile())
+
+    def _modify_pack(self, fn: Callable[[dict], bool]) -> None:
+        """Read-modify-write the pack under the ``pack-save`` lock.
+
+        The pack is re-read from disk after taking the lock (so concurrent modifications
+        by other processes are not undone), ``fn(packed)`` edits it in place and returns
+        whether it changed; if so it is written back.  ``self.packed`` is updated and the
+        lock always released.
+
+        Raises
+        ------
+        jug.errors.StoreError
+            If the lock cannot be taken after ``PACK_LOCK_TRIES`` attempts.
+        """
+        lock = self.getlock(PACK_LOCK_NAME)
+        delay = 1
+        for attempt in range(PACK_LOCK_TRIES):
+            if lock.get():
+                break
+            _logger.warning('jug: the pack of %s is locked by another process (%s); '
+                            'waiting %s s (attempt %s of %s)',
+                            self.jugdir, lock.fullname, delay, attempt + 1, PACK_LOCK_TRIES)
+            time.sleep(delay)
+            delay *= 2
+        else:
+            raise StoreError(f'Could not take the pack lock {lock.fullname!r} after '
+                             f'{PACK_LOCK_TRIES} attempts. If no other jug process is '
+                             f'running, remove that file.')
+        try:
+            packed = self._read_pack()
+            if fn(packed):
+                self._write_pack(packed)
+            self.packed = packed
+        finally:
+            lock.release()
+
+    def _remove_from_pack(self, names) -> set:
+        """Remove `names` from the pack; return the set of those (as given) that were in it.
+
+        Only touches the pack file if one of the names is in the in-memory pack.
+        """
+        if not self.packed:
+            return set()
+        present = {name for name in names if as_bytes(name) in self.packed}
+        if not present:
+            return set()
+        keys = {as_bytes(name) for name in present}
+
+        def drop(packed: dict) -> bool:
+            changed = False
+            for k in keys:
+                if k in packed:
+                    del packed[k]
+                    changed = True
+            return changed
+
+        self._modify_pack(drop)
+        return present
+
+    def update_pack(self):
+        """Move every result file of at most ``MAX_FILESIZE_IN_PACK`` bytes into the pack.
+
+        Usage: ``n = store.update_pack()``
+
+        Returns
+        -------
+        int
+            The number of results moved.
+
+        Notes
+        -----
+        Files are loaded with ``_load_file`` (a newer file wins over a stale pack entry);
+        files vanishing concurrently are skipped.  A file is unlinked only if it is still
+        the one that was loaded (same inode, size and mtime), so a result re-dumped by
+        another process meanwhile is kept.  Empty ``xx`` directories remain.
+        """
+        collected = {}
+        identities = {}
+        for key in self._iter_filekeys():
+            fname = self._getfname(key)
+            try:
+                st = os.stat(fname)
+                if st.st_size > MAX_FILESIZE_IN_PACK:
+                    continue
+                collected[key] = self._load_file(key)
+            except FileNotFoundError:
+                continue
+            identities[key] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if not collected:
+            return 0
+
+        def add(packed: dict) -> bool:
+            for key in list(collected):
+                try:
+                    st = os.stat(self._getfname(key))
+                except FileNotFoundError:
+                    st = None
+                if st is None or (st.st_ino, st.st_size, st.st_mtime_ns) != identities[key]:
+                    del collected[key]  # removed or replaced since we loaded it
+            packed.update(collected)
+            return bool(collected)
+
+        self._modify_pack(add)
+        for key in collected:
+            _unlink_quietly(self._getfname(key))
+        return len(collected)
+
+    def resave_pack(self):
+        """Write the in-memory pack to disk, under the pack lock (legacy)."""
+        mine = dict(self.packed)
+
+        def replace(packed: dict) -> bool:
+            packed.clear()
+            packed.update(mine)
+            return True
+
+        self._modify_pack(replace)
+
+
+class file_based_lock(base_lock):
+    """Lock held as the existence of ``<jugdir>/locks/<name>.lock``.
+
+    Usage: ``lock = file_based_lock(jugdir, h); if lock.get(): ...``
+
+    Parameters
+    ----------
+    jugdir : str
+    name : bytes or str
+        ``'foo'`` and ``b'foo'`` are the same lock.
+
+    Notes
+    -----
+    ``get()`` creates the file with ``O_CREAT | O_EXCL``, which is atomic (also on NFS
+    v3+), and writes Jug's two lines (pid and host, creation time).  ``fail()`` marks the
+    lock by setting its mtime to :data:`FAILED_LOCK_MTIME`.
+    """
+
+    def __init__(self, jugdir, name):
+        if isinstance(name, bytes):
+            name = name.decode('utf-8')
+        self.fullname = os.path.join(jugdir, 'locks', name + '.lock')
+
+    def __repr__(self):
+        return f'{type(self).__name__}({self.fullname})'
+
+    def get(self):
+        """Try to take the lock; True if taken, False if someone holds it.
+
+        Other OS errors (e.g. a read-only locks directory) propagate.
+        """
+        # No exists() check first: O_EXCL answers the same question in one system call.
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+        try:
+            fd = os.open(self.fullname, flags, _LOCK_FILE_MODE)
+        except FileExistsError:
+            return False
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.fullname), exist_ok=True)
+            try:
+                fd = os.open(self.fullname, flags, _LOCK_FILE_MODE)
+            except FileExistsError:
+                return False
+        try:
+            os.write(fd, _lock_text())
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(self.fullname)
+            raise
+        os.close(fd)
+        return True
+
+    def release(self):
+        """Remove the lock file (no error if it is gone)."""
+        try:
+            os.unlink(self.fullname)
+        except OSError:
+            pass
+
+    def is_locked(self):
+        """Return whether the lock file exists."""
+        return os.path.exists(self.fullname)
+
+    def fail(self):
+        """Mark the lock as failed; return False if there is no lock file."""
+        try:
+            os.utime(self.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def is_failed(self):
+        """Return whether the lock file exists and carries the failed marker."""
+        try:
+            return os.stat(self.fullname).st_mtime == FAILED_LOCK_MTIME
+        except FileNotFoundError:
+            return False
+
+
+class file_keepalive_store(file_store):
+    """A :class:`file_store` whose locks are kept alive by a monitor process.
+
+    Usage: ``store = file_keepalive_store('jugdata')`` (or ``--jugdir file_keepalive:jugdata``)
+
+    A lock whose file has not been touched for 30 minutes counts as failed, so a crashed
+    worker's tasks show up instead of staying locked forever.
+    """
+
+    def __repr__(self):
+        return f'file_keepalive_store({self.jugdir})'
+
+    __str__ = __repr__
+
+    def getlock(self, name):
+        """Return the :class:`file_keepalive_based_lock` for `name`."""
+        return file_keepalive_based_lock(self.jugdir, name)
+
+
+class file_keepalive_based_lock(file_based_lock):
+    """File lock refreshed by a :mod:`jug.backends.file_keepalive_monitor` process.
+
+    Usage: ``lock = file_keepalive_based_lock(jugdir, h)``
+
+    Attributes
+    ----------
+    monitor : subprocess.Popen or None
+        The monitor process while this object holds the lock.
+    """
+
+    def __init__(self, jugdir, name):
+        super().__init__(jugdir, name)
+        self.monitor = None
+
+    def get(self):
+        """Take the lock and start its monitor; False (and no monitor) if it is taken."""
+        if not super().get():
+            return False
+        import subprocess  # lazy: only keepalive stores start processes
+        env = dict(os.environ)
+        # The monitor is run as `python -m jug.backends.file_keepalive_monitor`: make sure
+        # the child finds this very copy of jug even when it is not installed.
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env['PYTHONPATH'] = os.pathsep.join(
+            [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+        self.monitor = subprocess.Popen(
+            [sys.executable, '-m', 'jug.backends.file_keepalive_monitor', self.fullname],
+            stdin=subprocess.DEVNULL, env=env)
+        return True
+
+    def _stop_monitor(self) -> None:
+        if self.monitor is not None:
+            self.monitor.kill()
+            self.monitor.wait()
+            self.monitor = None
+
+    def release(self):
+        """Stop the monitor and remove the lock file."""
+        self._stop_monitor()
+        super().release()
+
+    def fail(self):
+        """Stop the monitor and mark the lock as failed."""
+        self._stop_monitor()
+        return super().fail()
+
+    def is_failed(self):
+        """Return whether the lock exists and was not touched for 30 minutes."""
+        try:
+            mtime = os.stat(self.fullname).st_mtime
+        except FileNotFoundError:
+            return False
+        return time.time() - mtime > KEEPALIVE_FAILED_AGE

@@ -1,0 +1,117 @@
+"""Read-only caching wrapper around a store (layer 1), used by ``jug status``.
+
+Owns :class:`memoize_store` and :class:`cache_lock` (SPEC §3.7): ``can_load``,
+``is_locked`` and ``is_failed`` answers are cached per key, and with ``list_base=True``
+they come from one ``list()`` and one ``listlocks()`` of the underlying store, so that
+status on 10^5 tasks costs two directory listings instead of 10^5 stats.  Everything
+that would write (or read results) raises ``NotImplementedError``.
+
+Must not import ``jug.task`` or anything above layer 1.
+"""
+from __future__ import annotations
+
+from .base import as_bytes, base_lock, base_store
+
+__all__ = ['memoize_store', 'cache_lock']
+
+
+def _listing(method):
+    """Return ``set`` of the bytes keys listed by `method`, or None if unavailable."""
+    if method is None:
+        return None
+    try:
+        return {as_bytes(k) for k in method()}
+    except NotImplementedError:
+        return None
+
+
+class memoize_store(base_store):
+    """Cache the answers of `base` to ``can_load`` and lock queries.
+
+    Usage: ``Task.store = memoize_store(store, list_base=True)``
+
+    Parameters
+    ----------
+    base : store
+        The store to query (at most once per key and question).
+    list_base : bool, optional
+        If true, list `base`'s results and locks once now and answer from those sets.
+    """
+
+    def __init__(self, base, list_base=False):
+        self.base = base
+        self.cache = {}
+        self._lockcache = {}
+        self.keys = None
+        self.locks = None
+        if list_base:
+            self.keys = _listing(getattr(base, 'list', None))
+            self.locks = _listing(getattr(base, 'listlocks', None))
+
+    def __repr__(self):
+        return f'memoize_store({self.base!r})'
+
+    def can_load(self, name):
+        """Return (cached) whether `base` has a result for `name`."""
+        key = as_bytes(name)
+        result = self.cache.get(key)
+        if result is None:
+            if self.keys is not None:
+                result = key in self.keys
+            else:
+                result = bool(self.base.can_load(name))
+            self.cache[key] = result
+        return result
+
+    def getlock(self, name):
+        """Return a :class:`cache_lock` answering lock queries for `name`."""
+        return cache_lock(self, name)
+
+    def close(self):
+        """Nothing to release (the base store is not closed)."""
+        pass
+
+    def _not_supported(self, *args, **kwargs):
+        raise NotImplementedError('memoize_store is read-only (it only caches queries)')
+
+    dump = load = list = listlocks = remove = remove_locks = cleanup = _not_supported
+
+
+class cache_lock(base_lock):
+    """Lock of a :class:`memoize_store`: caches ``is_locked`` and ``is_failed``.
+
+    Usage: ``memoize_store(store).getlock(h).is_locked()``
+    """
+
+    def __init__(self, store, name):
+        self.store = store
+        self.name = name
+        self.key = as_bytes(name)
+
+    def _entry(self) -> dict:
+        return self.store._lockcache.setdefault(self.key, {})
+
+    def is_locked(self):
+        """Return (cached) whether the lock is held in the base store."""
+        entry = self._entry()
+        if 'locked' not in entry:
+            if self.store.locks is not None:
+                entry['locked'] = self.key in self.store.locks
+            else:
+                entry['locked'] = bool(self.store.base.getlock(self.name).is_locked())
+        return entry['locked']
+
+    def is_failed(self):
+        """Return (cached) whether the lock is marked failed in the base store."""
+        entry = self._entry()
+        if 'failed' not in entry:
+            if self.store.locks is not None and self.key not in self.store.locks:
+                entry['failed'] = False  # a failed lock is still a lock: no need to ask
+            else:
+                entry['failed'] = bool(self.store.base.getlock(self.name).is_failed())
+        return entry['failed']
+
+    def _not_supported(self, *args, **kwargs):
+        raise NotImplementedError('cache_lock is read-only (it only caches queries)')
+
+    get = release = fail = _not_supported

@@ -1,0 +1,91 @@
+"""``select(jugdir)``: how a ``--jugdir`` string becomes a store (layer 1).
+
+Owns the registry of jugdir forms (DESIGN.md, habit 3) rather than an if-chain:
+
+=====================  ======================================
+``redis:...``          ``redis_store(jugdir)``
+``dict_store``         a fresh ``dict_store()`` (exact match)
+``dict_store:<path>``  ``dict_store(path)``
+``file_keepalive:<d>`` ``file_keepalive_store(d)``
+anything else          ``file_store(jugdir)``
+=====================  ======================================
+
+A non-``str`` argument is returned unchanged (it is already a store).  ``set_jugdir``
+lives in :mod:`jug.options`.
+
+Must not import ``jug.task`` or anything above layer 1.
+"""
+from __future__ import annotations
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+from .dict_store import dict_store
+from .file_store import file_keepalive_store, file_store
+from .redis_store import redis_store
+
+__all__ = ['select', 'register_jugdir_form']
+
+#: Jugdir strings recognised exactly, mapped to a factory called with the whole string.
+_EXACT: dict[str, Callable[[str], object]] = {}
+#: Jugdir prefixes, mapped to a factory called with the whole string.
+_PREFIXES: dict[str, Callable[[str], object]] = {}
+
+
+def register_jugdir_form(form: str, factory: Callable[[str], object], exact: bool = False) -> None:
+    """Make jugdir strings starting with (or equal to, if `exact`) `form` use `factory`.
+
+    Usage: ``register_jugdir_form('s3:', lambda jugdir: my_s3_store(jugdir[3:]))``
+
+    Parameters
+    ----------
+    form : str
+        A prefix such as ``'redis:'``, or a whole jugdir string if `exact`.
+    factory : callable
+        Called with the complete jugdir string; returns a store.
+    exact : bool, optional
+        Match only the whole string (default: match it as a prefix).
+
+    Notes
+    -----
+    Exact forms are tried first, then prefixes (longest first); anything unmatched is a
+    ``file_store`` path.
+    """
+    (_EXACT if exact else _PREFIXES)[form] = factory
+
+
+register_jugdir_form('redis:', redis_store)
+register_jugdir_form('dict_store', lambda jugdir: dict_store(), exact=True)
+register_jugdir_form('dict_store:', lambda jugdir: dict_store(jugdir[len('dict_store:'):]))
+register_jugdir_form('file_keepalive:',
+                     lambda jugdir: file_keepalive_store(jugdir[len('file_keepalive:'):]))
+
+
+def select(jugdir):
+    """Return the store that the jugdir string `jugdir` names.
+
+    Usage: ``store = select('jugfile.jugdata')``
+
+    Parameters
+    ----------
+    jugdir : str or store
+        See the module docstring for the recognised forms; a non-``str`` object is
+        assumed to be a store and returned unchanged.
+
+    Returns
+    -------
+    store
+    """
+    if not isinstance(jugdir, str):
+        return jugdir
+    factory = _EXACT.get(jugdir)
+    if factory is None:
+        for prefix in sorted(_PREFIXES, key=len, reverse=True):
+            if jugdir.startswith(prefix):
+                factory = _PREFIXES[prefix]
+                break
+        else:
+            factory = file_store
+    return factory(jugdir)

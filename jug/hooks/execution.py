@@ -1,0 +1,87 @@
+"""Timing of executed tasks, reported when ``jug execute`` finishes.
+
+Owns ``TimeTasks`` and ``register_time_tasks`` (SPEC.md §1.13, §5.7).  The timer object
+is created by ``register_time_tasks`` and kept alive only by the hooks it registers, so
+this module holds no state of its own (DESIGN.md, habit 7).
+
+Layer 3: imports ``jug.hooks.register`` only; never ``jug.jug``, ``jug.options`` or
+``jug.subcommands``.  ``print_summary`` writes with ``print``, as SPEC.md §4.8 says for
+the timing hook.
+"""
+import time
+from collections import defaultdict
+
+from .register import register_hook_once
+
+__all__ = ['TimeTasks', 'register_time_tasks']
+
+#: The ``register_hook_once`` code shared by the three hooks of ``register_time_tasks``.
+_REGISTRATION_CODE = 'register_time_tasks'
+
+_SUMMARY_HEADER = 'TIMES'
+
+
+class TimeTasks:
+    """Collect how long each executed task took, by task name.
+
+    Usage::
+
+        timer = TimeTasks()
+        timer.start(task); task.run(); timer.stop(task)
+        timer.print_summary()
+
+    Attributes
+    ----------
+    times : defaultdict(list)
+        Task name → list of durations in seconds.
+    start_time : float or None
+        When the task being timed started (``time.time()``).
+    """
+
+    def __init__(self):
+        self.times = defaultdict(list)
+        self.start_time = None
+
+    def start(self, t):
+        """Note that task ``t`` starts now.
+
+        Usage: ``timer.start(t)``
+        """
+        self.start_time = time.time()
+
+    def stop(self, t):
+        """Record the time since the last ``start`` as a duration of ``t.name``.
+
+        Usage: ``timer.stop(t)``
+        """
+        self.times[t.name].append(time.time() - self.start_time)
+
+    def print_summary(self):
+        """Print, per task name, the mean duration and the number of tasks.
+
+        Usage: ``timer.print_summary()``
+
+        The format is a ``TIMES`` header, a dashed line, then one line per name
+        (sorted): ``"{name:20} {mean:.2f}s ({n} tasks)"``.
+        """
+        print(_SUMMARY_HEADER)
+        print('-' * len(_SUMMARY_HEADER))
+        for name in sorted(self.times):
+            durations = self.times[name]
+            mean = sum(durations) / len(durations)
+            print(f'{name:20} {mean:.2f}s ({len(durations)} tasks)')
+
+
+def register_time_tasks():
+    """Time every task ``jug execute`` runs and print a summary when it finishes.
+
+    Usage: put ``register_time_tasks()`` in the jugfile.
+
+    Registered once: calling it again (e.g. from a jugfile re-executed after a
+    barrier) neither times tasks twice nor prints the summary twice.
+    """
+    timer = TimeTasks()
+    register_hook_once('execute.task-pre-execute', _REGISTRATION_CODE, timer.start)
+    register_hook_once('execute.task-executed1', _REGISTRATION_CODE, timer.stop)
+    register_hook_once('execute.finished_post_status', _REGISTRATION_CODE,
+                       timer.print_summary)

@@ -1,0 +1,82 @@
+"""The hook registry: named extension points that execute fires (SPEC.md §5.7).
+
+``_hooks`` and ``_registered`` are module state kept for compatibility with Jug 2.7;
+``reset_all_hooks`` empties them.  Imports nothing from jug.
+"""
+import functools
+
+#: The hook names execute fires, with the arguments each receives.  Registering any
+#: other name is an error, so a typo cannot silently disable a hook.
+_known_hooks = (
+    'execute.task-loadable',        # (task) a task found already computed
+    'execute.task-pre-execute',     # (task) just before a task runs
+    'execute.task-executed1',       # (task) after a task ran successfully
+    'execute.finished_pre_status',  # () execute is done, before the summary table
+    'execute.finished_post_status',  # () after the summary table
+)
+
+_hooks = {name: [] for name in _known_hooks}
+_registered = set()
+
+
+def _check_name(name: str) -> None:
+    if name not in _hooks:
+        raise ValueError(f'jug.hooks: unknown hook {name!r} '
+                         f'(known hooks: {", ".join(_known_hooks)})')
+
+
+def register_hook(name, f=None):
+    """Call ``f`` whenever the hook ``name`` fires (registering twice calls it twice).
+
+    Usage: ``register_hook('execute.task-executed1', f)`` or as a decorator,
+    ``@register_hook('execute.task-executed1')``.
+    """
+    _check_name(name)
+    if f is None:
+        return functools.partial(register_hook, name)
+    _hooks[name].append(f)
+    return f
+
+
+def register_hook_once(name, code, f):
+    """Register ``f`` on ``name`` only the first time the pair ``(name, code)`` is seen.
+
+    Usage: ``register_hook_once('execute.task-executed1', 'my-counter', f)``
+    """
+    _check_name(name)
+    if f is None:
+        raise NotImplementedError('register_hook_once cannot be used as a decorator')
+    key = (name, code)
+    if key in _registered:
+        return
+    _registered.add(key)
+    _hooks[name].append(f)
+
+
+def unregister_hook(name, f):
+    """Remove one registration of ``f`` from the hook ``name`` (no error if absent).
+
+    Usage: ``unregister_hook('execute.task-executed1', f)``
+    """
+    _check_name(name)
+    subscribers = _hooks[name]
+    if f in subscribers:
+        subscribers.remove(f)
+
+
+def jug_hook(name, args=(), kwargs=None):
+    """Fire the hook ``name``; return the list of the registered functions' results.
+
+    Usage: ``jug_hook('execute.task-executed1', (task,))``
+    """
+    _check_name(name)
+    if kwargs is None:
+        kwargs = {}
+    return [f(*args, **kwargs) for f in _hooks[name]]
+
+
+def reset_all_hooks():
+    """Remove every registered hook, and forget which ``register_hook_once`` calls ran."""
+    for functions in _hooks.values():
+        functions.clear()
+    _registered.clear()

@@ -1,0 +1,48 @@
+"""Post-mortem debugging for ``--pdb`` (SPEC.md §1.14).
+
+Owns ``_get_debugger`` and ``debug_exception``.  Callers import ``debug_exception``
+from this module at call time, so tests can replace
+``jug.internal.debugger.debug_exception``.
+
+Imports nothing from jug.  IPython is optional and imported only when a debugger is
+actually needed (``import jug`` must stay cheap, DESIGN.md habit 10).
+"""
+import sys
+
+__all__ = ['debug_exception']
+
+
+def _get_debugger():
+    """Return a debugger object: IPython's ``Pdb`` if IPython is installed, else ``pdb.Pdb``.
+
+    Usage: ``_get_debugger().interaction(None, traceback)``
+    """
+    try:
+        from IPython.core.debugger import Pdb
+    except ImportError:
+        import pdb
+        return pdb.Pdb()
+    return Pdb()
+
+
+def debug_exception():
+    """Start a post-mortem debugger on the exception currently being handled.
+
+    Usage::
+
+        try:
+            ...
+        except Exception:
+            debug_exception()
+
+    Raises
+    ------
+    ValueError
+        If no exception is being handled.
+    """
+    tb = sys.exc_info()[2]
+    if tb is None:
+        raise ValueError('debug_exception() must be called while an exception is handled')
+    debugger = _get_debugger()
+    debugger.reset()
+    debugger.interaction(None, tb)

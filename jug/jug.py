@@ -1,0 +1,302 @@
+"""The runtime: loading a jugfile, the execution loop, and the ``jug`` entry point.
+
+Layer 4 (DESIGN.md): imports the model, the vocabulary and ``jug.options``; reaches
+the subcommands only through ``main``, which looks them up in the registry.
+"""
+import logging
+import os
+import sys
+import time
+import traceback
+import types
+
+from . import task as _task_module
+from .barrier import BarrierError
+from .errors import JugError, JugfileError
+from .hooks import jug_hook
+from .options import parse, set_jugdir
+from .utils import prepare_matcher_from_options
+
+silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
+
+_is_jug_running = False
+
+#: Subcommands that load the jugfile themselves (or not at all), so ``main`` does not.
+_SELF_INITIALISING = frozenset(['demo', 'install-skills', 'status', 'execute',
+                                'webstatus', 'test-jug'])
+
+
+def is_jug_running():
+    """Whether this process is running under the ``jug`` command.
+
+    Usage: ``if not jug.is_jug_running(): ...`` (e.g. in a jugfile also run as a script)
+    """
+    return _is_jug_running
+
+
+class ExecutionState:
+    """What one ``jug execute`` run remembers across passes over the jugfile.
+
+    Attributes
+    ----------
+    nr_waits : int
+        Consecutive waits for tasks locked by other processes.
+    failed : set of bytes
+        Hashes of the tasks that failed in this run (not retried).
+    """
+
+    def __init__(self):
+        self.nr_waits = 0
+        self.failed = set()
+
+
+def _jugfile_error(jugfile, error, on_error):
+    """Report an error raised while loading the jugfile (SPEC.md §5.1)."""
+    if isinstance(error, JugfileError):
+        raise error
+    logging.critical(f"Could not import file '{jugfile}' (error: {error})")
+    if on_error == 'propagate':
+        raise error
+    if isinstance(error, SyntaxError):
+        sys.stdout.write(''.join(traceback.format_exception_only(type(error), error)))
+    else:
+        traceback.print_exc(file=sys.stdout)
+    sys.exit(1)
+
+
+def _read_jugfile(jugfile):
+    try:
+        with open(jugfile, 'rb') as source:
+            return source.read()
+    except FileNotFoundError:
+        raise JugfileError(f"jugfile '{jugfile}' not found") from None
+    except IsADirectoryError:
+        raise JugfileError(f"jugfile '{jugfile}' is a directory, not a Python file") from None
+    except OSError as e:
+        raise JugfileError(f"cannot read jugfile '{jugfile}': {e.strerror}") from None
+
+
+def init(jugfile=None, jugdir=None, on_error='exit', store=None):
+    """Load a jugfile (creating its tasks) and set up the store.
+
+    Usage: ``store, jugspace = jug.init('analysis.py', 'analysis.jugdata')``
+
+    Parameters
+    ----------
+    jugfile : str, optional
+        Path of the jugfile (default ``jugfile.py``).
+    jugdir : str or store, optional
+        Where results are stored (see ``jug.backends.select``).
+    on_error : {'exit', 'propagate'}
+        What to do when the jugfile raises: log and exit 1, or re-raise.
+    store : store, optional
+        A store object to use instead of selecting one from ``jugdir``.
+
+    Returns
+    -------
+    store : the store (``Task.store``, which the jugfile may have replaced)
+    jugspace : dict, the jugfile module's namespace
+    """
+    assert on_error in ('exit', 'propagate'), f'init: invalid on_error={on_error!r}'
+    if jugfile is None:
+        jugfile = 'jugfile.py'
+    set_jugdir(jugdir if store is None else store)
+    here = os.path.abspath('.')
+    if not sys.path or sys.path[0] != here:
+        sys.path.insert(0, here)
+    module_name = os.path.basename(jugfile)[:-3]
+    module = types.ModuleType(module_name)
+    module.__file__ = os.path.abspath(jugfile)
+    sys.modules[module_name] = module
+    jugspace = module.__dict__
+    try:
+        code = compile(_read_jugfile(jugfile), jugfile, 'exec')
+        exec(code, jugspace)
+    except BarrierError:
+        jugspace['__jug__hasbarrier__'] = True
+    except Exception as e:
+        _jugfile_error(jugfile, e, on_error)
+    return _task_module.Task.store, jugspace
+
+
+def _log_dependents_of_failure(failed, queued):
+    for other in queued:
+        if any(dep is failed for dep in other.dependencies()):
+            logging.critical(f'Task {other.name} depends on the failed task {failed.name} '
+                             'and cannot run.')
+
+
+def _unload_unneeded(previous, current):
+    """Aggressive unload: free the previous task and its dependencies not needed now."""
+    needed = {id(dep) for dep in _task_module.recursive_dependencies(current)}
+    for dep in _task_module.recursive_dependencies(previous):
+        if id(dep) not in needed:
+            dep.unload()
+    previous.unload()
+
+
+def _take_runnable_batch(tasks, options, state):
+    """Remove and return the next run of runnable tasks, waiting if none is runnable.
+
+    Returns an empty list when giving up after ``execute_nr_wait_cycles`` waits.
+    """
+    waited = False
+    while True:
+        first = next((i for i, t in enumerate(tasks) if t.can_run()), None)
+        if first is not None:
+            break
+        if state.nr_waits >= int(options.execute_nr_wait_cycles):
+            logging.info('No tasks can be run: giving up (they wait for tasks that are '
+                         'locked by other processes or failed).')
+            return []
+        logging.info('No tasks can be run now: waiting for tasks locked by other processes.')
+        time.sleep(float(options.execute_wait_cycle_time))
+        state.nr_waits += 1
+        waited = True
+    if waited:
+        state.nr_waits = 0
+    end = first + 1
+    while end < len(tasks) and tasks[end].can_run():
+        end += 1
+    batch = tasks[first:end]
+    tasks[:] = tasks[end:] + tasks[:first]
+    return batch
+
+
+def _run_one(t, options, state, queued, previous):
+    """Lock, run and store one task.  Returns whether it raised."""
+    if t.can_load():
+        jug_hook('execute.task-loadable', (t,))
+        return False
+    locked = failed = False
+    try:
+        locked = t.lock()
+        if t.can_load():
+            jug_hook('execute.task-loadable', (t,))
+        elif locked:
+            logging.info(f'Executing {t.name}...')
+            jug_hook('execute.task-pre-execute', (t,))
+            if options.aggressive_unload and previous is not None:
+                _unload_unneeded(previous, t)
+            state.nr_waits = 0
+            ntasks = len(_task_module.alltasks)
+            t.run(debug_mode=options.debug)
+            jug_hook('execute.task-executed1', (t,))
+            if options.debug and len(_task_module.alltasks) != ntasks:
+                raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
+                                   'tasks must be created by the jugfile, not by other tasks.')
+        else:
+            logging.info(f'Task {t.name} already in execution by another process. Skipping it.')
+        return False
+    except SystemExit:
+        raise
+    except Exception as e:
+        failed = True
+        if locked:
+            state.failed.add(t.hash())
+        if options.pdb:
+            from .internal.debugger import debug_exception  # looked up at call time
+            debug_exception()
+        else:
+            logging.critical(f'Exception while running {t.name}: {e}')
+            _log_dependents_of_failure(t, queued)
+        if options.execute_keep_failed and locked:
+            t.fail()
+        if not options.execute_keep_going:
+            raise
+        return True
+    finally:
+        if locked and not (failed and options.execute_keep_failed):
+            t.unlock()
+
+
+def execution_loop(tasks, options, state=None):
+    """Run every runnable task of ``tasks`` (removing them from the list).
+
+    Usage: ``failures = execution_loop(jug.task.alltasks, options)``
+
+    Returns
+    -------
+    bool
+        Whether some task raised (only returned with ``--keep-going``).
+    """
+    if state is None:
+        state = ExecutionState()
+    logging.info(f'Execute start ({len(tasks)} tasks)')
+    matcher = prepare_matcher_from_options(name=options.execute_name,
+                                           pattern=options.execute_pattern)
+    if matcher is not None:
+        tasks = [t for t in tasks if matcher(t.name)]
+    skip = 0
+    while skip < len(tasks) and tasks[skip].can_load():
+        jug_hook('execute.task-loadable', (tasks[skip],))
+        skip += 1
+    del tasks[:skip]
+    failures = False
+    previous = None
+    while tasks:
+        batch = _take_runnable_batch(tasks, options, state)
+        if not batch:
+            break
+        for t in batch:
+            if t.hash() in state.failed:
+                continue
+            failures |= _run_one(t, options, state, tasks, previous)
+            if options.aggressive_unload and previous is not None:
+                previous.unload()
+            previous = t
+    return failures
+
+
+def main(argv=None):
+    """Run the ``jug`` command line (``argv`` includes the program name).
+
+    Usage: ``jug.jug.main(['jug', 'status', 'analysis.py'])``
+    """
+    global _is_jug_running
+    _is_jug_running = True
+    if argv is None:
+        argv = sys.argv
+    options = parse(argv[1:])
+    store = None
+    try:
+        if options.subcommand not in _SELF_INITIALISING:
+            store, jugspace = init(options.jugfile, options.jugdir,
+                                   on_error='propagate' if options.pdb else 'exit')
+        else:
+            jugspace = None
+        retval = _run_subcommand(options, store, jugspace)
+    except JugError as e:
+        if options.debug:
+            traceback.print_exc()
+        sys.stderr.write(f'jug: error: {e}\n')
+        retval = e.exit_code
+    finally:
+        if store is not None:
+            store.close()
+    sys.exit(retval)
+
+
+def _run_subcommand(options, store, jugspace):
+    from .subcommands import cmdapi  # the framework sits above this layer (DESIGN.md)
+    try:
+        return cmdapi.run(options.subcommand, options=options, store=store, jugspace=jugspace)
+    except JugError:
+        raise
+    except Exception:
+        if not options.pdb:
+            raise
+        from .internal.debugger import debug_exception  # looked up at call time
+        debug_exception()
+        return 1
+
+
+def main_execute():
+    """Entry point of ``jug-execute``: ``jug execute`` with the given arguments."""
+    argv = list(sys.argv)
+    argv.insert(1, 'execute')
+    main(argv)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,321 @@
+"""Options: the command line, configuration files and defaults, as one lookup chain.
+
+An ``Options`` object answers an attribute from itself or, failing that, from the
+next object in its chain: command line > closest local jugrc > ... > global jugrc >
+defaults > subcommand defaults (SPEC.md §4.1–4.3).
+
+Layer 4.  The subcommand framework (``jug.subcommands``) sits above this module but
+owns the subcommand defaults and parsers; it is reached by name, at first use, through
+``_cmdapi()`` so that this module never imports upward at load time.
+"""
+import argparse
+import configparser
+import copy
+import importlib
+import logging
+import os
+import sys
+from datetime import date
+
+from .backends.select import select
+from .jug_version import __version__
+from .task import Task
+
+__all__ = ['Options', 'default_options', 'parse', 'set_jugdir']
+
+#: Global configuration files, first existing and readable one wins.
+_GLOBAL_CONFIG_FILES = ('~/.config/jug/jugrc', '~/.config/jugrc', '~/.jug/configrc')
+#: Local configuration file names, looked up in this order in each directory.
+_LOCAL_CONFIG_NAMES = ('.jugrc', 'jugrc')
+_FALSE_STRINGS = ('', '0', 'false', 'off', 'no', 'n')
+
+
+class Options:
+    """A link of the options chain: attributes not set here come from ``next``.
+
+    Usage: ``opts = Options(default_options); opts.jugdir = 'x.jugdata'``
+
+    Parameters
+    ----------
+    next : Options or None
+        Where missing attributes are looked up.
+    autoinit : callable or False, optional
+        Called once with this object on the first failed attribute lookup (used to
+        fill the defaults lazily).
+    """
+
+    def __init__(self, next, autoinit=False):
+        self.next = next
+        self._autoinit = autoinit
+
+    def __getattr__(self, name):
+        # Only called when normal lookup failed.  Dunder names (deepcopy, pickle
+        # protocols) must fail plainly, and must not trigger the autoinit.
+        if name.startswith('__') and name.endswith('__'):
+            raise AttributeError(name)
+        autoinit = self.__dict__.get('_autoinit')
+        if autoinit:
+            self._autoinit = False
+            autoinit(self)
+            return getattr(self, name)
+        following = self.__dict__.get('next')
+        if following is None:
+            raise AttributeError(name)
+        return getattr(following, name)
+
+    def _run_pending_autoinit(self):
+        autoinit = self.__dict__.get('_autoinit')
+        if autoinit:
+            self._autoinit = False
+            autoinit(self)
+        following = self.__dict__.get('next')
+        if isinstance(following, Options):
+            following._run_pending_autoinit()
+
+    def update(self, values):
+        """Set every ``key: value`` of the dict ``values`` as an attribute."""
+        for key, val in values.items():
+            setattr(self, key, val)
+
+    def copy(self):
+        """Return an independent, fully initialised deep copy of the whole chain."""
+        self._run_pending_autoinit()
+        return copy.deepcopy(self)
+
+
+def _cmdapi():
+    """Return the subcommand manager, importing the framework on first use."""
+    return importlib.import_module('jug.subcommands').cmdapi
+
+
+def load_default_options(opt):
+    """Fill ``opt`` with jug's defaults (the autoinit of ``default_options``)."""
+    cmdapi = _cmdapi()
+    cmdapi.load_builtin_commands()
+    opt.jugdir = '%(jugfile)s.jugdata'
+    opt.jugfile = 'jugfile.py'
+    opt.subcommand = None
+    opt.aggressive_unload = False
+    opt.argv = None
+    opt.print_out = print
+    opt.short = False
+    opt.pdb = False
+    opt.verbose = 'quiet'
+    opt.debug = False
+    opt.will_cite = False
+    opt.next = cmdapi.default_options
+
+
+default_options = Options(None, autoinit=load_default_options)
+
+
+def _str_to_bool(s):
+    """Interpret a configuration string as a boolean (``no``, ``off``, ``0``... are False)."""
+    return s.strip().lower() not in _FALSE_STRINGS
+
+
+def key_to_option(s):
+    """Turn a configuration key into an option name (``wait-cycle-time`` → ``wait_cycle_time``)."""
+    return s.replace('-', '_')
+
+
+def find_local_configuration_files():
+    """Return the local jugrc files that apply to the current directory, closest first.
+
+    Searches the current directory and, when it is inside a git repository, every
+    parent up to the repository's root.
+    """
+    cwd = os.path.abspath('.')
+    directories = [cwd]
+    root = _enclosing_git_root(cwd)
+    if root is not None:
+        current = cwd
+        while current != root:
+            current = os.path.dirname(current)
+            directories.append(current)
+    found = []
+    for directory in directories:
+        for name in _LOCAL_CONFIG_NAMES:
+            path = os.path.join(directory, name)
+            if os.path.isfile(path):
+                found.append(path)
+    return found
+
+
+def _enclosing_git_root(start):
+    current = start
+    while True:
+        if os.path.exists(os.path.join(current, '.git')):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _convert_value(option, raw, defaults):
+    default = getattr(defaults, option, None) if defaults is not None else None
+    if isinstance(default, bool):
+        return _str_to_bool(raw)
+    if default is not None:
+        return type(default)(raw)
+    return raw
+
+
+def _parse_config_file(fp, next_options, default_options=None):
+    """Read one INI configuration file into a new ``Options`` in front of ``next_options``."""
+    parser = configparser.RawConfigParser()
+    parser.read_file(fp)
+    options = Options(next_options)
+    for section in parser.sections():
+        prefix = '' if section == 'main' else key_to_option(section) + '_'
+        for key, raw in parser.items(section):
+            option = prefix + key_to_option(key)
+            setattr(options, option, _convert_value(option, raw, default_options))
+    return options
+
+
+def _open_first_readable(paths):
+    for path in paths:
+        try:
+            return open(os.path.expanduser(path), encoding='utf-8')
+        except OSError:
+            continue
+    return None
+
+
+def read_configuration_file(fp=None, default_options=None):
+    """Build the configuration chain: explicit file, or global then local jugrc files.
+
+    Usage: ``chain = read_configuration_file(None, default_options)``
+    """
+    if default_options is None:
+        default_options = globals()['default_options']
+    if fp is not None:
+        return _parse_config_file(fp, default_options, default_options)
+    chain = default_options
+    global_file = _open_first_readable(_GLOBAL_CONFIG_FILES)
+    if global_file is not None:
+        with global_file:
+            chain = _parse_config_file(global_file, chain, default_options)
+    for path in reversed(find_local_configuration_files()):
+        with open(path, encoding='utf-8') as local_file:
+            chain = _parse_config_file(local_file, chain, default_options)
+    return chain
+
+
+def add_common_options(parser):
+    """Add the options every subcommand accepts to ``parser``."""
+    parser.add_argument('jugfile', nargs='?',
+                        help='Jugfile (the Python file defining the tasks; default jugfile.py)')
+    parser.add_argument('--aggressive-unload', action='store_const', const=True,
+                        dest='aggressive_unload',
+                        help='Free memory by unloading results as soon as possible')
+    parser.add_argument('--jugdir', dest='jugdir',
+                        help='Where to store results: a directory (default: '
+                             '%%(jugfile)s.jugdata), redis://host:port/ or dict_store')
+    parser.add_argument('--verbose', dest='verbose',
+                        help='Logging level: debug, info or quiet (default)')
+    parser.add_argument('--short', action='store_const', const=True, dest='short',
+                        help='Short output')
+    parser.add_argument('--pdb', action='store_const', const=True, dest='pdb',
+                        help='Start the debugger when a task raises an exception')
+    parser.add_argument('--debug', action='store_const', const=True, dest='debug',
+                        help='Debug mode: extra checks, tracebacks for every error')
+    parser.add_argument('--will-cite', action='store_const', const=True, dest='will_cite',
+                        help='Do not print the citation notice')
+
+
+def build_parser():
+    """Return the ``argparse`` parser of the ``jug`` command with every subcommand."""
+    cmdapi = _cmdapi()
+    parser = argparse.ArgumentParser(prog='jug', description=cmdapi.usage(_print=False, exit=False),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--version', action='version', version=__version__)
+    parser.add_argument('--print-completion', choices=['bash', 'zsh', 'tcsh'],
+                        action=_PrintCompletionAction,
+                        help='Print a shell completion script (needs the shtab package)')
+    subparsers = parser.add_subparsers(dest='subcommand', metavar='SUBCOMMAND')
+    subparsers.required = True
+    for name, command in sorted(cmdapi.commands().items()):
+        subparser = subparsers.add_parser(name, help=command.helptext(),
+                                          description=command.helptext())
+        group = subparser.add_argument_group(f'{name} options')
+        command.parse(group)
+        add_common_options(subparser)
+        subparser.add_argument('user_args', nargs='*', default=[],
+                               help='Arguments passed to the jugfile (in sys.argv)')
+    _maybe_autocomplete(parser)
+    return parser
+
+
+class _PrintCompletionAction(argparse.Action):
+    """``--print-completion SHELL``: print a completion script made by shtab, exit."""
+
+    def __call__(self, parser, namespace, shell, option_string=None):
+        try:
+            import shtab  # optional; imported only when asked for
+        except ImportError:
+            sys.stderr.write('jug: --print-completion needs the shtab package '
+                             '(pip install shtab)\n')
+            parser.exit(1)
+        sys.stdout.write(shtab.complete(parser, shell=shell))
+        parser.exit(0)
+
+
+def _maybe_autocomplete(parser):
+    if '_ARGCOMPLETE' not in os.environ:
+        return
+    try:
+        import argcomplete  # optional
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
+def _set_logging_level(verbose):
+    level = {'debug': logging.DEBUG, 'info': logging.INFO}.get(str(verbose).lower())
+    if level is not None:
+        logging.getLogger().setLevel(level)
+
+
+def parse(args=None, optionsfile=None):
+    """Parse a command line (without the program name) into an ``Options`` chain.
+
+    Usage: ``options = parse(['execute', 'jugfile.py', '--keep-going'])``
+
+    With no arguments, prints the usage and exits with code 1.  Also rewrites
+    ``sys.argv`` in place to ``[jugfile] + user_args`` so the jugfile sees its own
+    arguments.
+    """
+    if args is None:
+        args = sys.argv[1:]
+    if not args:
+        _cmdapi().usage(exit=True)
+    parser = build_parser()
+    parsed = parser.parse_args(args)
+    chain = read_configuration_file(optionsfile, default_options)
+    options = Options(chain)
+    user_args = parsed.user_args
+    for key, val in vars(parsed).items():
+        if val is not None and key != 'user_args':
+            setattr(options, key, val)
+    if options.pdb:
+        options.debug = True
+    _set_logging_level(options.verbose)
+    options.jugdir = options.jugdir % {'date': date.today().strftime('%Y-%m-%d'),
+                                       'jugfile': options.jugfile[:-3]}
+    sys.argv[:] = [options.jugfile] + [arg for arg in user_args if arg != '--']
+    return options
+
+
+def set_jugdir(jugdir):
+    """Select the store for ``jugdir`` and install it as ``Task.store``; return it.
+
+    Usage: ``store = set_jugdir('analysis.jugdata')``
+    """
+    if jugdir is None:
+        jugdir = 'jugdata'
+    store = select(jugdir)
+    Task.store = store
+    return store

@@ -1,0 +1,223 @@
+"""The subcommand framework: ``SubCommand``, the ``cmdapi`` registry and the usage text.
+
+Each module in this package defines one command by instantiating a ``SubCommand``
+subclass, which registers it with ``cmdapi`` (SPEC.md §4.9).  Users add commands in
+``~/.config/jug/jug_user_commands.py``.
+
+Layer 5.  This ``__init__`` imports only ``jug.options`` (for the ``Options`` class);
+the command modules are imported by name when the registry is first used.
+"""
+import abc
+import importlib
+import os
+import pkgutil
+import sys
+import traceback
+import warnings
+
+from ..jug_version import CITATION
+from ..options import Options
+
+__all__ = ['cmdapi', 'SubCommand', 'SubCommandError', 'NoSuchCommandError']
+
+#: Where user-defined commands are looked for (``jug_user_commands.py`` in it).
+USER_COMMANDS_PATH = '~/.config/jug/'
+_USER_COMMANDS_MODULE = 'jug_user_commands'
+
+_USAGE_HEADER = '''\
+jug SUBCOMMAND [JUGFILE] [OPTIONS...]
+
+Documentation:  https://jug.readthedocs.io/
+Citation:       Coelho, L.P., (2017). Jug: Software for Parallel Reproducible
+                Computation in Python. JORS 5(1), p.30. doi:10.5334/jors.161
+
+Subcommands
+-----------
+'''
+
+_USAGE_FOOTER = '''
+help:
+   Use 'jug <subcommand> --help' for subcommand specific options.
+'''
+
+
+class SubCommandError(Exception):
+    """A subcommand is defined or called incorrectly."""
+
+
+class NoSuchCommandError(SubCommandError):
+    """No subcommand has the requested name."""
+
+
+def _get_helptext(command):
+    """Return the first line of a command's docstring (its one-line help)."""
+    doc = type(command).__doc__
+    if not doc or not doc.strip():
+        raise SubCommandError(f'Subcommand {type(command).__name__} has no docstring; '
+                              'its first line is the help text and is required.')
+    return doc.strip().splitlines()[0]
+
+
+def _invalid_module(name, error):
+    """Warn that a subcommand module could not be imported."""
+    warnings.warn(f'jug: could not load the subcommand module {name!r}: {error}')
+
+
+class SubCommandDict(dict):
+    """The registry's dict: looking up a name first loads every command module."""
+
+    def __init__(self):
+        super().__init__()
+        self._builtin_loaded = False
+        self._user_loaded = False
+
+    def load_builtin(self):
+        """Import every module of ``jug.subcommands`` (each registers its commands)."""
+        if self._builtin_loaded:
+            return
+        self._builtin_loaded = True
+        for info in pkgutil.iter_modules(__path__):
+            module_name = f'{__name__}.{info.name}'
+            if module_name in sys.modules:
+                continue
+            try:
+                importlib.import_module(module_name)
+            except Exception as e:
+                _invalid_module(module_name, e)
+
+    def _load_user_commands(self, user_path=USER_COMMANDS_PATH):
+        """Import ``jug_user_commands`` from ``user_path`` if that file exists."""
+        directory = os.path.expanduser(user_path)
+        if not os.path.isfile(os.path.join(directory, _USER_COMMANDS_MODULE + '.py')):
+            return
+        if directory not in sys.path:
+            sys.path.append(directory)
+        try:
+            importlib.import_module(_USER_COMMANDS_MODULE)
+        except Exception as e:
+            _invalid_module(_USER_COMMANDS_MODULE, e)
+
+    def load_all(self):
+        """Load built-in commands, then (once) the user's."""
+        self.load_builtin()
+        if not self._user_loaded:
+            self._user_loaded = True
+            self._load_user_commands()
+
+    def __getitem__(self, name):
+        self.load_all()
+        return super().__getitem__(name)
+
+
+class SubCommandManager:
+    """The registry of subcommands (``cmdapi``), their defaults and the usage text."""
+
+    def __init__(self):
+        self._commands = SubCommandDict()
+        self.default_options = Options(None)
+
+    def _register(self, name, instance):
+        if name in dict.keys(self._commands):
+            warnings.warn(f'jug: subcommand {name!r} registered again; '
+                          'the new definition replaces the previous one')
+        dict.__setitem__(self._commands, name, instance)
+        self.default_options.update(instance.parse_defaults())
+
+    def load_builtin_commands(self):
+        """Import the built-in command modules (idempotent)."""
+        self._commands.load_builtin()
+
+    def commands(self):
+        """Return a dict name → command of every command, user commands included."""
+        self._commands.load_all()
+        return dict(self._commands)
+
+    def get(self, name):
+        """Return the command called ``name``.
+
+        Raises
+        ------
+        NoSuchCommandError
+        """
+        try:
+            return self._commands[name]
+        except KeyError:
+            raise NoSuchCommandError(f'Unknown subcommand: {name}') from None
+
+    def run(self, name, *args, **kwargs):
+        """Run the command ``name``; an unknown name prints the usage and exits 1."""
+        try:
+            command = self.get(name)
+        except NoSuchCommandError as e:
+            self.usage(error=str(e))
+        try:
+            return command.run(*args, **kwargs)
+        except TypeError as e:
+            if 'unexpected keyword' in str(e):
+                raise SubCommandError(f'Subcommand {name!r} was called with arguments it '
+                                      f'does not accept: {e}') from e
+            traceback.print_exc()
+            self.usage()
+
+    def usage(self, error='', exit=True, _print=True):
+        """Return (and print, and exit 1 unless told otherwise) the usage text."""
+        lines = [_USAGE_HEADER]
+        for name, command in sorted(self.commands().items()):
+            lines.append(f'   {name + ":":<15} {command.helptext()}\n')
+        lines.append(_USAGE_FOOTER)
+        if error:
+            lines.append(f'\nError: {error}\n')
+        text = ''.join(lines)
+        if _print:
+            sys.stdout.write(text)
+        if exit:
+            sys.exit(1)
+        return text
+
+
+cmdapi = SubCommandManager()
+
+
+class SubCommand(abc.ABC):
+    """Base class of jug's subcommands; instantiating one registers it.
+
+    Subclasses set the class attribute ``name``, write a docstring whose first line is
+    the help text, and implement ``run``; they may override ``parse(parser)`` to add
+    options and ``parse_defaults()`` to give their defaults.
+    """
+
+    def __init__(self):
+        if not getattr(self, 'name', None):
+            raise SubCommandError(f'{type(self).__name__} must set the class attribute name')
+        _get_helptext(self)
+        cmdapi._register(self.name, self)
+
+    def __call__(self, *args, **kwargs):
+        return self.run(*args, **kwargs)
+
+    def helptext(self):
+        """Return the one-line help (first docstring line)."""
+        return _get_helptext(self)
+
+    @abc.abstractmethod
+    def run(self, *args, **kwargs):
+        """Run the command."""
+
+    def parse(self, parser):
+        """Add this command's options to ``parser`` (an argparse group)."""
+
+    def parse_defaults(self):
+        """Return a dict of this command's option defaults."""
+        return {}
+
+
+def maybe_print_citation_info(options):
+    """Print the citation notice unless ``--will-cite`` was given."""
+    if options.will_cite:
+        return
+    print()
+    print(CITATION)
+    print('Use --will-cite (or will-cite=yes in the [main] section of a jugrc) to '
+          'silence this notice.')
+    print()
+

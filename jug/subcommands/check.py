@@ -1,0 +1,66 @@
+"""``jug check`` and ``jug sleep-until``: are all tasks done (exit 0) or not (exit 1)?
+
+Layer 5 (SPEC.md §4.8).
+"""
+import sys
+import time
+
+from .. import task as _task_module
+from ..jug import init
+from ..task import recursive_dependencies
+from . import SubCommand
+
+#: Seconds ``sleep-until`` waits between checks.
+SLEEP_UNTIL_INTERVAL = 12
+
+
+def _check_or_sleep_until(store, sleep_until):
+    """Return 0 once every task can be loaded; 1 (or, sleeping, wait) otherwise.
+
+    Tasks are checked from the last created; a loadable task vouches for all its
+    dependencies, which are then not checked one by one.
+    """
+    covered = set()
+    for t in reversed(_task_module.alltasks):
+        if id(t) in covered:
+            continue
+        while not t.can_load(store):
+            if not sleep_until:
+                return 1
+            time.sleep(SLEEP_UNTIL_INTERVAL)
+        covered.update(id(dep) for dep in recursive_dependencies(t))
+    return 0
+
+
+class CheckCommand(SubCommand):
+    """Check whether all tasks are done
+
+    check: exit with code 0 if every task has a stored result, 1 otherwise.
+    """
+
+    name = 'check'
+
+    def run(self, store, options, *args, **kwargs):
+        sys.exit(_check_or_sleep_until(store, False))
+
+
+class SleepUntilCommand(SubCommand):
+    """Wait until all tasks are done
+
+    sleep-until: wait (checking every 12 seconds) until every task has a stored result,
+    re-reading the jugfile after barriers.
+    """
+
+    name = 'sleep-until'
+
+    def run(self, options, store, jugspace, *args, **kwargs):
+        while True:
+            _check_or_sleep_until(store, True)
+            if not jugspace.get('__jug__hasbarrier__'):
+                sys.exit(0)
+            del _task_module.alltasks[:]
+            store, jugspace = init(options.jugfile, options.jugdir, store=store)
+
+
+check = CheckCommand()
+sleep_until = SleepUntilCommand()

@@ -1,0 +1,266 @@
+"""``jug status``: how many tasks of each name are failed, waiting, ready, done, running.
+
+Layer 5.  States come from ``jug.taskstate.classify`` (habit 1), for live tasks and
+for the sqlite cache (``--cache``) alike.  ``sqlite3`` is imported only when the cache
+is used, to keep start-up cheap.
+"""
+import contextlib
+import os
+import sys
+from collections import defaultdict
+
+from .. import task as _task_module
+from ..backends import memoize_store
+from ..backends.select import select
+from ..io import print_task_summary_table
+from ..jug import init
+from ..taskstate import FAILED, FINISHED, READY, RUNNING, WAITING, classify, task_state
+from . import SubCommand
+
+UNKNOWN = 'unknown'
+failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FINISHED
+
+
+class TaskStatus:
+    """Counts of tasks by name, one ``defaultdict(int)`` per state."""
+
+    def __init__(self):
+        self.failed = defaultdict(int)
+        self.waiting = defaultdict(int)
+        self.ready = defaultdict(int)
+        self.running = defaultdict(int)
+        self.finished = defaultdict(int)
+
+    def add(self, state, name):
+        """Count one task called ``name`` in ``state``."""
+        getattr(self, state)[name] += 1
+
+
+def _all_complete(ts):
+    return not any(sum(group.values()) for group in
+                   (ts.failed, ts.waiting, ts.ready, ts.running))
+
+
+def _print_status(options, ts):
+    if options.short:
+        _print_short(options, ts)
+        return
+    print_task_summary_table(options, [('Failed', ts.failed), ('Waiting', ts.waiting),
+                                       ('Ready', ts.ready), ('Complete', ts.finished),
+                                       ('Active', ts.running)])
+
+
+def _print_short(options, ts):
+    total = {state: sum(getattr(ts, state).values())
+             for state in (FAILED, WAITING, READY, RUNNING, FINISHED)}
+    if _all_complete(ts):
+        options.print_out(f'All tasks complete ({total[FINISHED]} tasks).')
+        return
+    active = f'({total[RUNNING]} active)' if total[RUNNING] else '(none active)'
+    options.print_out(f'{total[WAITING] + total[READY]} tasks waiting to be run, '
+                      f'{total[FAILED]} failed, {total[FINISHED]} complete, {active}.')
+
+
+def _status_nocache(options):
+    """Load the jugfile and classify every task against a listing of the store."""
+    store, _ = init(options.jugfile, options.jugdir)
+    _task_module.Task.store = memoize_store(store, list_base=True)
+    ts = TaskStatus()
+    for t in _task_module.alltasks:
+        ts.add(task_state(t), t.name)
+    return ts
+
+
+# --- the sqlite cache (--cache) --------------------------------------------------------
+
+def _sqlite3():
+    import sqlite3  # imported here to keep `import jug` light
+    return sqlite3
+
+
+@contextlib.contextmanager
+def _open_connection(options):
+    """Open the cache database, commit on success and always close it."""
+    sqlite3 = _sqlite3()
+    filename = options.status_cache_file
+    try:
+        connection = sqlite3.connect(filename)
+    except sqlite3.Error as e:
+        raise SystemExit(f'jug status: cannot open the status cache {filename!r}: {e}')
+    try:
+        yield connection
+        connection.commit()
+    except sqlite3.OperationalError as e:
+        raise SystemExit(f'jug status: error with the status cache {filename!r}: {e}')
+    except sqlite3.DatabaseError as e:
+        raise SystemExit(f'jug status: the status cache {filename!r} is damaged ({e}); '
+                         'remove it with `jug status --cache --clear`')
+    except sqlite3.Error as e:
+        raise SystemExit(f'jug status: cannot write the status cache {filename!r}: {e}')
+    finally:
+        connection.close()
+
+
+def load_jugfile(options):
+    """Load the jugfile; return ``(store, ht, deps)`` for the cache.
+
+    ``ht`` is a list of ``[index, name, hash, status]`` rows in creation order and
+    ``deps`` maps an index to the indices of its direct dependencies.
+    """
+    store, _ = init(options.jugfile, options.jugdir)
+    tasks = _task_module.alltasks
+    index_of = {}
+    ht = []
+    deps = {}
+    for i, t in enumerate(tasks):
+        key = t.hash()
+        deps[i] = sorted({_resolve(index_of, dep, t) for dep in t.dependencies()})
+        index_of.setdefault(key, i)
+        ht.append([i, t.name, key, UNKNOWN])
+    return store, ht, deps
+
+
+def _resolve(index_of, dep, t):
+    try:
+        return index_of[dep.hash()]
+    except KeyError:
+        sys.stderr.write(
+            f'jug status --cache: task {t.name} depends on a task ({dep.name}) that is not '
+            'among the tasks defined before it, so the cache cannot record the dependency. '
+            'Use jug status without --cache for this jugfile.\n')
+        sys.exit(1)
+
+
+def create_sqlite3(connection, ht, deps):
+    """Create the cache tables and fill them."""
+    connection.execute('CREATE TABLE ht (id INTEGER PRIMARY KEY, name CHAR(128), '
+                       'hash CHAR(128), status CHAR(32))')
+    connection.execute('CREATE TABLE dep (source INT, target INT)')
+    connection.executemany('INSERT INTO ht VALUES (?, ?, ?, ?)',
+                           [(i, name, key, status) for i, name, key, status in ht])
+    connection.executemany('INSERT INTO dep VALUES (?, ?)',
+                           [(source, target) for source, targets in deps.items()
+                            for target in targets])
+
+
+def retrieve_sqlite3(connection):
+    """Read ``(ht, deps)`` from the cache; raises ``OperationalError`` if there is none."""
+    ht = [list(row) for row in
+          connection.execute('SELECT id, name, hash, status FROM ht ORDER BY id')]
+    deps = defaultdict(list)
+    for source, target in connection.execute('SELECT source, target FROM dep'):
+        deps[source].append(target)
+    return ht, deps
+
+
+def save_dirty3(connection, dirty):
+    """Write the changed ``(status, id)`` pairs back to the cache."""
+    connection.executemany('UPDATE ht SET status = ? WHERE id = ?', dirty)
+
+
+def update_status(store, ht, deps):
+    """Recompute every row's status in place; return the ``(status, id)`` changes.
+
+    A cached ``finished`` is trusted; rows are visited in creation order, so each
+    task's dependencies already have their new status.
+    """
+    status_of = {}
+    dirty = []
+    for row in ht:
+        i, _, key, cached = row
+        key = bytes(key)
+        lock = _LazyLock(store, key)
+        state = classify(
+            lambda: cached == FINISHED or store.can_load(key),
+            lambda: cached == READY or all(status_of[d] == FINISHED for d in deps.get(i, ())),
+            lock.is_locked, lock.is_failed)
+        status_of[i] = state
+        if state != cached:
+            row[3] = state
+            dirty.append((state, i))
+    return dirty
+
+
+class _LazyLock:
+    """A lock looked up only if its state is asked for."""
+
+    def __init__(self, store, key):
+        self._store = store
+        self._key = key
+
+    def is_locked(self):
+        return self._store.getlock(self._key).is_locked()
+
+    def is_failed(self):
+        return self._store.getlock(self._key).is_failed()
+
+
+def _status_cached(options):
+    sqlite3 = _sqlite3()
+    with _open_connection(options) as connection:
+        try:
+            ht, deps = retrieve_sqlite3(connection)
+        except sqlite3.OperationalError as e:
+            if 'no such table' not in str(e):
+                raise
+            store, ht, deps = load_jugfile(options)
+            update_status(memoize_store(store, list_base=True), ht, deps)
+            create_sqlite3(connection, ht, deps)
+        else:
+            store = memoize_store(select(options.jugdir), list_base=True)
+            save_dirty3(connection, update_status(store, ht, deps))
+    ts = TaskStatus()
+    for _, name, _, state in ht:
+        ts.add(state, name)
+    return ts
+
+
+def _clear_cache(options):
+    try:
+        os.unlink(options.status_cache_file)
+    except FileNotFoundError:
+        pass
+
+
+def _status(options):
+    """Compute the status counts (``None`` after ``--cache --clear``)."""
+    if options.status_cache:
+        if options.status_cache_clear:
+            _clear_cache(options)
+            return None
+        return _status_cached(options)
+    return _status_nocache(options)
+
+
+class StatusCommand(SubCommand):
+    """Print status
+
+    status: how many tasks are finished, ready, waiting, running or failed.  Exits 0
+    when every task is finished, 1 otherwise.
+    """
+
+    name = 'status'
+
+    def run(self, options, *args, **kwargs):
+        ts = _status(options)
+        if ts is None:
+            return 0
+        _print_status(options, ts)
+        return 0 if _all_complete(ts) else 1
+
+    def parse(self, parser):
+        parser.add_argument('--cache', action='store_const', const=True, dest='status_cache',
+                            help='Keep the status in a sqlite3 file between calls (faster '
+                                 'for large jugfiles; do not use if the jugfile changes)')
+        parser.add_argument('--cache-file', action='store', dest='status_cache_file',
+                            help='Name of the cache file (default: .jugstatus.sqlite3)')
+        parser.add_argument('--clear', action='store_const', const=True,
+                            dest='status_cache_clear',
+                            help='With --cache: delete the cache file')
+
+    def parse_defaults(self):
+        return {'status_cache': False, 'status_cache_clear': False,
+                'status_cache_file': '.jugstatus.sqlite3'}
+
+
+status = StatusCommand()

@@ -1,0 +1,607 @@
+"""The task model: Task, Tasklet, TaskGenerator, value and the walks over the DAG.
+
+Layer 2 (DESIGN.md): may import ``jug.hash`` and nothing else from jug.  Stores are
+reached only through ``Task.store``, which ``jug.options.set_jugdir`` and
+``jug.jug.init`` assign.
+
+``alltasks`` is compatibility surface (SPEC.md §1.3): every ``Task`` appends itself to
+the list bound to ``jug.task.alltasks`` *at the time it is created*, and every other
+module looks the name up at call time, because callers rebind it.
+"""
+import functools
+import math
+import sys
+import warnings
+
+from .hash import hash_one, hash_update, new_hash_object
+
+__all__ = [
+    'Task',
+    'Tasklet',
+    'recursive_dependencies',
+    'TaskGenerator',
+    'iteratetask',
+    'return_tuple',
+    'value',
+]
+
+alltasks = []
+
+_EXHAUSTED = object()
+
+
+class TaskletMixin:
+    """Indexing for anything that stands for a future value (Task, Tasklet, ...)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        return Tasklet(self, _getitem(index))
+
+    def __iter__(self):
+        raise NotImplementedError(
+            'A Task cannot be iterated over: its length is unknown until it has run. '
+            'Use jug.iteratetask(task, n) when the length n is known, or '
+            'jug.bvalue(task) after a barrier to iterate over the value.')
+
+
+class _getitem:
+    """Callable that indexes the value of its argument (by a constant or a Task)."""
+
+    __slots__ = ('slice',)
+
+    def __init__(self, index):
+        self.slice = index
+
+    def __call__(self, obj):
+        return value(obj)[value(self.slice)]
+
+    def __jug_hash__(self):
+        return hash_one(('jug.task._getitem', self.slice))
+
+    def __repr__(self):
+        return f'jug.task._getitem({self.slice!r})'
+
+    __str__ = __repr__
+
+
+class Task(TaskletMixin):
+    """A call of a function whose result is computed once and kept in the store.
+
+    Usage: ``t = Task(f, 1, b=2)``; ``value(t)`` gives ``f(1, b=2)``.
+
+    Parameters
+    ----------
+    f : callable
+        A named function (not a lambda); ``functools.partial`` objects are unwrapped.
+    *args, **kwargs
+        Its arguments, which may contain other tasks.
+    """
+
+    store = None
+    _jug_is_task = True  # marker read by jug.hash._contains_task
+
+    def __init__(self, f, *args, **kwargs):
+        while isinstance(f, functools.partial):
+            args = tuple(f.args) + args
+            kwargs = {**f.keywords, **kwargs}
+            f = f.func
+        if getattr(f, '__name__', None) == '<lambda>':
+            raise ValueError('jug.Task: a lambda cannot be a task function, because it has '
+                             'no name to identify the task by; use a named function.')
+        self.name = f'{f.__module__}.{f.__name__}'
+        self.f = f
+        self.args = args
+        self.kwargs = kwargs
+        alltasks.append(self)
+
+    def run(self, force=None, save=True, debug_mode=False):
+        """Run the function on the values of the arguments, store and return the result.
+
+        Usage: ``t.run()``
+
+        Parameters
+        ----------
+        force : ignored
+            Deprecated; passing anything warns.
+        save : bool, optional
+            Whether to store the result (default True).
+        debug_mode : bool, optional
+            Check that running the function did not change the task's hash.
+        """
+        if force is not None:
+            warnings.warn('Task.run: the force argument is deprecated and ignored',
+                          DeprecationWarning, stacklevel=2)
+        assert self.can_run()
+        if debug_mode:
+            self._check_hash()
+        args = [value(arg) for arg in self.args]
+        kwargs = {key: value(arg) for key, arg in self.kwargs.items()}
+        self._result = self.f(*args, **kwargs)
+        if debug_mode:
+            self._check_hash()
+        if save:
+            self.store.dump(self._result, self.hash())
+        return self._result
+
+    @property
+    def result(self):
+        """The task's value, loaded from the store if necessary."""
+        return self.value()
+
+    def value(self):
+        """Return the task's value, loading it from the store if it is not in memory."""
+        if not hasattr(self, '_result'):
+            self.load()
+        return self._result
+
+    def can_run(self):
+        """Whether every dependency has its value available (in memory or stored)."""
+        for dep in self.dependencies():
+            if not hasattr(dep, '_result') and not dep.can_load():
+                return False
+        return True
+
+    def is_loaded(self):
+        """Whether the value is held in memory."""
+        return hasattr(self, '_result')
+
+    def unload(self):
+        """Drop the value from memory (it stays in the store)."""
+        self.__dict__.pop('_result', None)
+
+    def unload_recursive(self):
+        """Drop the values of this task and of all its transitive dependencies."""
+        self.unload()
+        for dep in recursive_dependencies(self):
+            dep.unload()
+
+    def load(self):
+        """Load the stored value into memory.
+
+        Raises
+        ------
+        RuntimeError
+            Naming the task, its hash and its result path, if the store cannot load it.
+        """
+        assert self.can_load()
+        key = self.hash()
+        try:
+            self._result = self.store.load(key)
+        except Exception as e:
+            path = f'{key[:2].decode()}/{key[2:].decode()}'
+            raise RuntimeError(f'Could not load the result of task {self.name} '
+                               f'(hash {key.decode()}, file {path}): {e}') from e
+
+    def invalidate(self):
+        """Remove the stored value."""
+        self.store.remove(self.hash())
+
+    def dependencies(self):
+        """Yield the Tasks this task's arguments refer to (may repeat; no Tasklets).
+
+        Usage: ``for dep in t.dependencies(): ...``
+        """
+        pending = [self.args, self.kwargs.values()]
+        while pending:
+            for dep in pending.pop():
+                jug_deps = getattr(dep, '__jug_dependencies__', None)
+                if jug_deps is not None:
+                    pending.append(jug_deps())
+                elif isinstance(dep, Task):
+                    yield dep
+                elif isinstance(dep, (list, tuple)):
+                    pending.append(dep)
+                elif isinstance(dep, dict):
+                    pending.append(dep.values())
+
+    def can_load(self, store=None):
+        """Whether the store has this task's value."""
+        if store is None:
+            store = self.store
+        return store.can_load(self.hash())
+
+    def hash(self):
+        """Return the task's key: a 40-character hex digest as bytes."""
+        return self.__jug_hash__()
+
+    def __jug_hash__(self):
+        return self._compute_set_hash()
+
+    def _compute_set_hash(self):
+        """Compute the hash and cache it as the instance's ``__jug_hash__``."""
+        M = new_hash_object()
+        hash_update(M, [('name', self.name.encode('utf-8')),
+                        ('args', self.args),
+                        ('kwargs', self.kwargs)])
+        key = M.hexdigest().encode('utf-8')
+        self.__jug_hash__ = functools.partial(_constant, key)
+        return key
+
+    def _check_hash(self):
+        """Raise RuntimeError if the arguments changed since the hash was cached."""
+        cached = self.hash()
+        if self._compute_set_hash() != cached:
+            raise RuntimeError(f'jug: the hash of task {self.name} changed unexpectedly: '
+                               'a Task function changed an argument in place, which is not '
+                               'allowed (it would make results depend on execution order).')
+
+    def __str__(self):
+        return f'Task: {self.name}()'
+
+    def __repr__(self):
+        return f'Task({self.name}, args={self.args!r}, kwargs={self.kwargs!r})'
+
+    def _get_lock(self):
+        lock = self.__dict__.get('_lock')
+        if lock is None:
+            lock = self._lock = self.store.getlock(self.hash())
+        return lock
+
+    def lock(self):
+        """Try to take the task's lock; True if this process now holds it."""
+        return self._get_lock().get()
+
+    def unlock(self):
+        """Release the task's lock (whoever holds it)."""
+        self._get_lock().release()
+
+    def is_locked(self):
+        """Whether some process holds the task's lock (or it is marked failed)."""
+        return self._get_lock().is_locked()
+
+    def fail(self):
+        """Mark the task's lock as failed; returns whether it is now failed."""
+        return self._get_lock().fail()
+
+    def is_failed(self):
+        """Whether the task's lock is marked failed."""
+        return self._get_lock().is_failed()
+
+
+def _constant(key):
+    return key
+
+
+class Tasklet(TaskletMixin):
+    """A light, never-stored computation on the value of another task (e.g. ``t[0]``).
+
+    Usage: ``Tasklet(t, f)`` stands for ``f(value(t))``.
+    """
+
+    __slots__ = ('base', 'f')
+    _jug_is_task = True  # marker read by jug.hash._contains_task
+
+    def __init__(self, base, f):
+        self.base = base
+        self.f = f
+
+    def __jug_value__(self):
+        return self.f(value(self.base))
+
+    def value(self):
+        """Return ``f(value(base))``."""
+        return self.__jug_value__()
+
+    def dependencies(self):
+        """Yield the base (even when it is not a Task)."""
+        yield self.base
+
+    __jug_dependencies__ = dependencies
+
+    def can_load(self):
+        """Whether the base's value is available."""
+        return self.base.can_load()
+
+    def unload(self):
+        self.base.unload()
+
+    def unload_recursive(self):
+        self.base.unload_recursive()
+
+    def _base_hash(self):
+        """Return the hash of the first non-Tasklet down the chain of bases."""
+        base = self.base
+        while isinstance(base, Tasklet):
+            base = base.base
+        return base.hash()
+
+    def __jug_hash__(self):
+        f = self.f
+        if getattr(f, '__name__', None) == '<lambda>':
+            f = _lambda_hash_key(f)
+        M = new_hash_object()
+        M.update(b'Tasklet')
+        hash_update(M, [('base', self.base), ('f', f)])
+        return M.hexdigest().encode('utf-8')
+
+
+def _stable(x):
+    """Replace frozensets (whose pickles depend on the hash seed) by sets, recursively."""
+    kind = type(x)
+    if kind is frozenset:
+        return set(x)
+    if kind is tuple:
+        return tuple(_stable(item) for item in x)
+    return x
+
+
+def _code_hash_key(code):
+    """Return a picklable key of a code object: bytecode, constants and names."""
+    consts = tuple(_code_hash_key(c) if hasattr(c, 'co_code') else _stable(c)
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names)
+
+
+def _hashable_or_type(v):
+    """Return ``v`` (stabilised) if it can be hashed, else a tag naming its type."""
+    try:
+        hash_one(v)
+    except Exception:
+        return ('unhashable', type(v).__module__, type(v).__qualname__)
+    return _stable(v)
+
+
+def _cell_key(cell):
+    try:
+        contents = cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+    return _hashable_or_type(contents)
+
+
+def _lambda_hash_key(f):
+    """Return the hash key of a lambda (SPEC.md §2.5): code, closure and defaults."""
+    closure = tuple(_cell_key(cell) for cell in (f.__closure__ or ()))
+    defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
+    kwdefaults = {k: _hashable_or_type(v) for k, v in (f.__kwdefaults__ or {}).items()}
+    return ('<lambda>', _code_hash_key(f.__code__), closure, defaults, kwdefaults)
+
+
+def _dependencies_of(obj):
+    deps = getattr(obj, 'dependencies', None)
+    return deps() if deps is not None else iter(())
+
+
+def recursive_dependencies(t, max_level=-1):
+    """Yield every task ``t`` depends on, directly or not, each once (pre-order DFS).
+
+    Usage: ``list(recursive_dependencies(t))``
+
+    Iterative, so chains longer than Python's recursion limit work.
+
+    Parameters
+    ----------
+    t : Task
+    max_level : int or None, optional
+        How many levels to descend; None or negative means no limit, 0 yields nothing.
+    """
+    if max_level is None or max_level < 0:
+        max_level = math.inf
+    if max_level == 0:
+        return
+    levels_left = {}
+    stack = [(_dependencies_of(t), max_level)]
+    while stack:
+        deps, level = stack[-1]
+        dep = next(deps, _EXHAUSTED)
+        if dep is _EXHAUSTED:
+            stack.pop()
+            continue
+        previous = levels_left.get(id(dep))
+        if previous is None:
+            yield dep
+        if previous is None or level > previous:
+            levels_left[id(dep)] = level
+            if level > 1:
+                stack.append((_dependencies_of(dep), level - 1))
+
+
+def topological_sort(tasks):
+    """Sort ``tasks`` in place so that no task depends on a later one.
+
+    Usage: ``topological_sort(tasks)``
+    """
+    wanted = {id(t) for t in tasks}
+    visited = set()
+    ordered = []
+    for root in tasks:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, root.dependencies())]
+        while stack:
+            task, deps = stack[-1]
+            dep = next(deps, _EXHAUSTED)
+            if dep is _EXHAUSTED:
+                stack.pop()
+                if id(task) in wanted:
+                    ordered.append(task)
+            elif id(dep) not in visited:
+                visited.add(id(dep))
+                stack.append((dep, _dependencies_of(dep)))
+    tasks[:] = ordered
+
+
+def value(elem):
+    """Return the value of ``elem``: tasks are replaced by their results, recursively.
+
+    Usage: ``value(t)``, ``value([t0, t1])``, ``value({'a': t})``
+    """
+    if isinstance(elem, (Task, Tasklet)):
+        return elem.value()
+    kind = type(elem)
+    if kind is list:
+        return [value(item) for item in elem]
+    if kind is tuple:
+        return tuple(value(item) for item in elem)
+    if kind is dict:
+        return {key: value(item) for key, item in elem.items()}
+    jug_value = getattr(elem, '__jug_value__', None)
+    if jug_value is not None:
+        return jug_value()
+    return elem
+
+
+def CachedFunction(f, *args, **kwargs):
+    """Compute ``f(*args, **kwargs)`` once, storing the result; later calls load it.
+
+    Usage: ``data = CachedFunction(load_data, 'input.csv')``
+
+    Raises
+    ------
+    ValueError
+        If the result is not stored and the arguments are not available yet.
+    """
+    task = Task(f, *args, **kwargs)
+    if not task.can_load():
+        if not task.can_run():
+            raise ValueError('jug.CachedFunction: cannot run '
+                             f'{task.name}: its arguments are not available yet')
+        task.run()
+    return value(task)
+
+
+class TaskGenerator:
+    """Decorator turning a function into a generator of Tasks.
+
+    Usage::
+
+        @TaskGenerator
+        def double(x):
+            return 2 * x
+
+        t = double(3)   # a Task; value(t) == 6 once it has run
+    """
+
+    _jug_is_task_generator = True
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getstate__(self):
+        module_name, name = self.f.__module__, self.f.__name__
+        module = sys.modules.get(module_name) if module_name is not None else None
+        found = getattr(module, name, None) if module is not None else None
+        if found is not self and found is not self.f:
+            raise RuntimeError(
+                f'jug.TaskGenerator: cannot pickle the generator of {name!r}: it is not '
+                f'reachable as {module_name}.{name} (local or renamed functions cannot '
+                'be decorated with TaskGenerator when they must be pickled).')
+        return (module_name, name)
+
+    def __setstate__(self, state):
+        module_name, name = state
+        __import__(module_name)
+        found = getattr(sys.modules[module_name], name)
+        self.f = found.f if isinstance(found, TaskGenerator) else found
+
+    def __call__(self, *args, **kwargs):
+        return Task(self.f, *args, **kwargs)
+
+
+class iteratetask:
+    """View of a task's value as a sequence of known length ``n``.
+
+    Usage: ``a, b = iteratetask(t, 2)``
+    """
+
+    def __init__(self, base, n):
+        self.base = base
+        self.n = n
+
+    def __getitem__(self, index):
+        if index >= self.n:
+            raise IndexError(f'iteratetask: index {index} out of range (length {self.n})')
+        return self.base[index]
+
+    def __len__(self):
+        return self.n
+
+
+def _get_check(r, i, n):
+    """Return ``r[i]`` after checking that ``r`` has ``n`` elements (for return_tuple)."""
+    if len(r) != n:
+        raise ValueError(f'Expected a tuple of size {n} got {len(r)}')
+    return r[i]
+
+
+def return_tuple(n):
+    """Decorate a TaskGenerator so that calls return ``n`` Tasklets, one per element.
+
+    Usage::
+
+        @return_tuple(2)
+        @TaskGenerator
+        def pair(x):
+            return x, x + 1
+
+        a, b = pair(1)
+    """
+    def decorator(generator):
+        def wrapper(*args, **kwargs):
+            result = generator(*args, **kwargs)
+            return tuple(Tasklet(result, functools.partial(_get_check, i=i, n=n))
+                         for i in range(n))
+        return wrapper
+    return decorator
+
+
+def describe(t):
+    """Describe how ``t`` is computed, as nested dicts and lists (for metadata files).
+
+    Usage: ``describe(t)``  →  ``{'name': 'mod.f', 'args': [...], 'meta': {...}}``
+    """
+    if isinstance(t, Task):
+        description = {'name': t.name}
+        if t.args:
+            description['args'] = [describe(arg) for arg in t.args]
+        if t.kwargs:
+            description['kwargs'] = {key: describe(arg) for key, arg in t.kwargs.items()}
+        meta = t.store.metadata(t)
+        if meta is not None:
+            description['meta'] = meta
+        return description
+    if isinstance(t, Tasklet):
+        return {'name': 'tasklet', 'operation': repr(t.f), 'base': describe(t.base)}
+    kind = type(t)
+    if kind is list:
+        return [describe(item) for item in t]
+    if kind is tuple:
+        return tuple(describe(item) for item in t)
+    if kind is dict:
+        return {key: describe(item) for key, item in t.items()}
+    return t
+
+
+def downstream(tasks, is_root):
+    """Return the tasks that are roots or depend, directly or not, on a root.
+
+    Usage: ``downstream(alltasks, lambda t: t.name == 'mod.f')``
+
+    The one reverse-dependency walk of jug (``jug invalidate`` and the shell's
+    ``invalidate`` use it).  Tasks are identified by hash: a task is included once even
+    if several Task objects share its hash, and Tasklets count as their base.
+
+    Parameters
+    ----------
+    tasks : list of Task
+    is_root : callable
+        ``is_root(task)`` tells whether a task is itself to be included.
+
+    Returns
+    -------
+    list of Task, in dependency order
+    """
+    ordered = list(tasks)
+    topological_sort(ordered)
+    hit = set()
+    result = []
+    for t in ordered:
+        key = t.hash()
+        if key in hit:
+            continue
+        if is_root(t) or any(dep.hash() in hit for dep in t.dependencies()):
+            hit.add(key)
+            result.append(t)
+    return result

@@ -1,0 +1,38 @@
+"""The states of a task, computed by one function (DESIGN.md, habit 1).
+
+``classify`` decides a task's state from four questions asked lazily (so a finished
+task never has its lock looked at); ``task_state`` asks them of a live Task.  Status
+(cached or not), check and the other views all go through ``classify``.
+
+Layer 3: imports nothing from jug (it works on anything with the Task methods).
+"""
+FAILED = 'failed'
+WAITING = 'waiting'
+READY = 'ready'
+RUNNING = 'running'
+FINISHED = 'finished'
+#: Every state, in the order status tables show them.
+STATES = (FAILED, WAITING, READY, FINISHED, RUNNING)
+
+
+def classify(is_loadable, can_run, is_locked, is_failed):
+    """Return the state of a task from four zero-argument callables.
+
+    Usage: ``classify(t.can_load, t.can_run, t.is_locked, t.is_failed)``
+
+    A task with a stored result is finished; otherwise one whose inputs are not all
+    available is waiting; otherwise its lock decides: none → ready, held → running,
+    marked failed → failed.
+    """
+    if is_loadable():
+        return FINISHED
+    if not can_run():
+        return WAITING
+    if not is_locked():
+        return READY
+    return FAILED if is_failed() else RUNNING
+
+
+def task_state(t):
+    """Return the state of the Task ``t`` (one of the constants of this module)."""
+    return classify(t.can_load, t.can_run, t.is_locked, t.is_failed)
