@@ -12,7 +12,7 @@ import types
 
 from . import task as _task_module
 from .barrier import BarrierError
-from .errors import JugError, JugfileError
+from .errors import JugError, JugfileError, StoreError
 from .hooks import jug_hook
 from .options import parse, set_jugdir
 from .utils import prepare_matcher_from_options
@@ -60,7 +60,9 @@ def _jugfile_error(jugfile, error, on_error):
     if isinstance(error, SyntaxError):
         sys.stdout.write(''.join(traceback.format_exception_only(type(error), error)))
     else:
-        traceback.print_exc(file=sys.stdout)
+        # Show the jugfile's frames, not init's own.
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next,
+                                  file=sys.stdout)
     sys.exit(1)
 
 
@@ -127,12 +129,12 @@ def _log_dependents_of_failure(failed, queued):
 
 
 def _unload_unneeded(previous, current):
-    """Aggressive unload: free the previous task and its dependencies not needed now."""
-    needed = {id(dep) for dep in _task_module.recursive_dependencies(current)}
-    for dep in _task_module.recursive_dependencies(previous):
-        if id(dep) not in needed:
-            dep.unload()
-    previous.unload()
+    """Aggressive unload: free the previous task and its dependencies, except the
+    values ``current`` is about to use (its direct dependencies)."""
+    needed = {id(dep) for dep in current.dependencies()}
+    for t in [previous, *_task_module.recursive_dependencies(previous)]:
+        if id(t) not in needed:
+            t.unload()
 
 
 def _take_runnable_batch(tasks, options, state):
@@ -163,6 +165,15 @@ def _take_runnable_batch(tasks, options, state):
     return batch
 
 
+def _take_lock(t):
+    """``t.lock()``, with an unusable jugdir reported as a StoreError."""
+    try:
+        return t.lock()
+    except OSError as e:
+        raise StoreError(f'cannot create the lock of task {t.name} in the jug data '
+                         f'directory: {e}') from e
+
+
 def _run_one(t, options, state, queued, previous):
     """Lock, run and store one task.  Returns whether it raised."""
     if t.can_load():
@@ -170,7 +181,7 @@ def _run_one(t, options, state, queued, previous):
         return False
     locked = failed = False
     try:
-        locked = t.lock()
+        locked = _take_lock(t)
         if t.can_load():
             jug_hook('execute.task-loadable', (t,))
         elif locked:
@@ -299,4 +310,7 @@ def main_execute():
 
 
 if __name__ == '__main__':
-    main()
+    # `python -m jug.jug` runs a second copy of this module as __main__; delegate to
+    # the imported jug.jug so that module state (is_jug_running) is the one jugfiles see.
+    from jug.jug import main as _imported_main
+    _imported_main()

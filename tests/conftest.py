@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from jugtest import jug_command, jug_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -28,3 +30,14 @@ def clean_jug_globals():
     jug.task.alltasks = saved_alltasks
     jug.task.Task.store = saved_store
     reset_all_hooks()
+
+
+@pytest.fixture
+def run_jug(tmp_path):
+    """Run ``jug`` in ``tmp_path``; returns the CompletedProcess (text output)."""
+    import subprocess
+
+    def run(*args, cwd=None, timeout=120, **env):
+        return subprocess.run(jug_command(*args), cwd=cwd or tmp_path, env=jug_env(**env),
+                              capture_output=True, text=True, timeout=timeout)
+    return run

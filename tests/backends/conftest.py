@@ -43,23 +43,23 @@ def expected_value(spec):
     return spec
 
 
-def extract(tmp_path, archive):
-    """Extract a tests/data tarball in tmp_path; return the path of interop.jugdata."""
+def extract(dest, archive):
+    """Extract a tests/data tarball into `dest`; return the path of interop.jugdata."""
     with tarfile.open(os.path.join(DATA, archive)) as tar:
-        tar.extractall(tmp_path, filter='data')
-    return str(tmp_path / 'interop.jugdata')
+        tar.extractall(dest, filter='data')
+    return str(dest / 'interop.jugdata')
 
 
 @pytest.fixture
 def interop_dir(tmp_path):
     """A copy of the unpacked data directory written by Jug 2.7.0."""
-    return extract(tmp_path, 'interop.jugdata.tar.gz')
+    return extract(tmp_path / 'unpacked', 'interop.jugdata.tar.gz')
 
 
 @pytest.fixture
 def interop_packed_dir(tmp_path):
     """A copy of the data directory written by Jug 2.7.0 after ``jug pack``."""
-    return extract(tmp_path, 'interop-packed.jugdata.tar.gz')
+    return extract(tmp_path / 'packed', 'interop-packed.jugdata.tar.gz')
 
 
 class FakeRedis:

@@ -1,0 +1,4 @@
+"""``python -m jug``: the ``jug`` command."""
+from jug.jug import main
+
+main()

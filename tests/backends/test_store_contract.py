@@ -1,0 +1,290 @@
+"""The store contract: every store passes these tests (DESIGN.md, habit 2).
+
+Stores: file_store, file_store with a pack, dict_store, redis_store (on an in-memory
+fake client; real-server tests live elsewhere), and memoize_store for the read-only part.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+from jug.backends.dict_store import dict_store
+from jug.backends.file_store import file_store
+from jug.backends.memoize_store import memoize_store
+from jug.backends.redis_store import redis_store
+
+H1 = b'0123456789abcdef0123456789abcdef01234567'
+H2 = b'fedcba9876543210fedcba9876543210fedcba98'
+H3 = b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+H_PACKED = b'9999999999999999999999999999999999999999'
+
+
+class FakeTask:
+    """What stores know of a task: an object with hash()."""
+
+    def __init__(self, h):
+        self.h = h
+
+    def hash(self):
+        return self.h
+
+
+def _packed_file_store(tmp_path):
+    # a store whose pack already holds an unrelated result, so every operation goes
+    # through the pack-aware code paths
+    s = file_store(str(tmp_path / 'packed.jugdata'))
+    s.dump('in the pack', H_PACKED)
+    assert s.update_pack() == 1
+    s = file_store(str(tmp_path / 'packed.jugdata'))
+    assert s.packed == {H_PACKED: 'in the pack'}
+    return s
+
+
+STORES = {
+    'file': lambda tmp_path: file_store(str(tmp_path / 'jugdata')),
+    'file-packed': _packed_file_store,
+    'dict': lambda tmp_path: dict_store(),
+    'redis-fake': lambda tmp_path: redis_store('redis:'),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request, tmp_path):
+    if request.param.startswith('redis'):
+        request.getfixturevalue('fake_redis')
+    s = STORES[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+VALUES = [
+    0, 1, -3, 2 ** 100, 1.5, 'text', 'ünïcödé', b'bytes\x00', [1, 2, [3]], (1, 'a'),
+    {'a': 1, 2: [None]}, {1, 2}, None, True,
+]
+
+
+@pytest.mark.parametrize('value', VALUES, ids=[repr(v)[:20] for v in VALUES])
+def test_dump_load_roundtrip(store, value):
+    assert not store.can_load(H1)
+    store.dump(value, H1)
+    assert store.can_load(H1)
+    assert store.load(H1) == value
+    assert type(store.load(H1)) is type(value)
+
+
+def test_none_value(store):
+    store.dump(None, H1)
+    assert store.can_load(H1)
+    assert store.load(H1) is None
+    assert H1 in list(store.list())
+
+
+@pytest.mark.parametrize('arr', [
+    np.arange(10, dtype=np.int32),
+    np.linspace(0, 1, 7),
+    np.zeros((3, 4), dtype=np.uint8).T,   # not C-contiguous
+    np.array([], dtype=float),
+    np.array(['a', None, 3], dtype=object),
+    np.array([(1, 2.0)], dtype=[('a', 'i4'), ('b', 'f8')]),
+    np.float64(3.5),
+], ids=['int32', 'float', 'transposed', 'empty', 'object', 'structured', 'scalar'])
+def test_numpy(store, arr):
+    store.dump(arr, H1)
+    loaded = store.load(H1)
+    assert type(loaded) is type(arr)
+    assert loaded.dtype == arr.dtype
+    assert loaded.shape == arr.shape
+    assert np.array_equal(loaded, arr)
+
+
+def test_str_and_bytes_keys_are_the_same(store):
+    store.dump('v', H1.decode())
+    assert store.can_load(H1)
+    assert store.load(H1) == 'v'
+    assert store.can_load(H1.decode())
+    assert H1 in list(store.list())
+    assert store.remove(H1)
+    assert not store.can_load(H1.decode())
+
+
+def test_overwrite(store):
+    store.dump(1, H1)
+    store.dump(2, H1)
+    assert store.load(H1) == 2
+    assert sorted(store.list()).count(H1) == 1
+
+
+def test_dump_copies(store):
+    value = [1, 2]
+    store.dump(value, H1)
+    value.append(3)
+    assert store.load(H1) == [1, 2]
+
+
+def test_failing_dump_keeps_previous(store):
+    store.dump('old', H1)
+    with pytest.raises(Exception):
+        store.dump(threading.Lock(), H1)
+    assert store.load(H1) == 'old'
+
+
+def test_remove(store):
+    store.dump(1, H1)
+    assert store.remove(H1) is True
+    assert not store.can_load(H1)
+    assert store.remove(H1) is False
+    assert H1 not in list(store.list())
+
+
+def test_remove_many(store):
+    store.dump(1, H1)
+    store.dump(2, H2)
+    assert store.remove_many([H1, H2, H3]) == {H1, H2}
+    assert not store.can_load(H1)
+    assert not store.can_load(H2)
+    assert store.remove_many([H1]) == set()
+
+
+def test_list(store):
+    before = set(store.list())
+    store.dump(1, H1)
+    store.dump(None, H2)
+    listed = list(store.list())
+    assert all(isinstance(k, bytes) for k in listed)
+    assert set(listed) - before == {H1, H2}
+    assert len(listed) == len(set(listed))
+
+
+def test_lock_get_release(store):
+    lock = store.getlock(H1)
+    assert not lock.is_locked()
+    assert lock.get() is True
+    assert lock.is_locked()
+    assert not lock.is_failed()
+    assert lock.get() is False
+    assert store.getlock(H1).get() is False
+    assert not store.getlock(H2).is_locked()
+    lock.release()
+    assert not lock.is_locked()
+    lock.release()  # no error when not held
+    assert lock.get() is True
+    lock.release()
+
+
+def test_lock_names_str_bytes(store):
+    assert store.getlock(H1.decode()).get()
+    assert store.getlock(H1).is_locked()
+    assert store.getlock(H1).get() is False
+    store.getlock(H1).release()
+    assert not store.getlock(H1.decode()).is_locked()
+
+
+def test_lock_fail(store):
+    lock = store.getlock(H1)
+    assert lock.fail() is False  # nothing to fail
+    assert not lock.is_failed()
+    assert not lock.is_locked()
+    assert lock.get()
+    assert lock.fail() is True
+    assert lock.is_failed()
+    assert lock.is_locked()  # failed locks stay in place
+    assert lock.fail() is True
+    other = store.getlock(H1)
+    assert other.is_failed()
+    assert other.get() is False
+    assert other.is_failed()  # get() on a failed lock keeps it failed
+    other.release()
+    assert not lock.is_failed()
+    assert not lock.is_locked()
+
+
+def test_fail_from_other_object(store):
+    # a new lock object for an already-locked name can fail it (Task.fail() does this)
+    assert store.getlock(H1).get()
+    assert store.getlock(H1).fail()
+    assert store.getlock(H1).is_failed()
+
+
+def test_listlocks_remove_locks(store):
+    assert not [n for n in store.listlocks() if n in (H1, H2)]
+    store.getlock(H1).get()
+    store.getlock(H2).get()
+    store.getlock(H2).fail()
+    locks = list(store.listlocks())
+    assert all(isinstance(n, bytes) for n in locks)
+    assert {H1, H2} <= set(locks)
+    assert store.remove_locks() == len(locks)
+    assert list(store.listlocks()) == []
+    assert not store.getlock(H1).is_locked()
+    assert store.remove_locks() == 0
+
+
+def test_locks_and_results_independent(store):
+    store.getlock(H1).get()
+    assert not store.can_load(H1)
+    store.dump(1, H1)
+    assert store.getlock(H1).is_locked()
+    store.getlock(H1).release()
+    assert store.load(H1) == 1
+    assert H1 not in list(store.listlocks())
+
+
+def test_cleanup(store):
+    store.dump(1, H1)
+    store.dump(2, H2)
+    store.getlock(H1).get()
+    before = set(store.list())
+    removed = store.cleanup([FakeTask(H1)])
+    assert removed == len(before) - 1
+    assert set(store.list()) == {H1}
+    assert store.load(H1) == 1
+    assert not store.can_load(H2)
+    assert list(store.listlocks()) == []
+
+
+def test_cleanup_keeplocks(store):
+    store.dump(1, H1)
+    store.dump(2, H2)
+    store.getlock(H2).get()
+    assert store.cleanup([FakeTask(H1.decode())], keeplocks=True) >= 1
+    assert set(store.list()) == {H1}
+    assert store.getlock(H2).is_locked()
+
+
+def test_metadata(store):
+    store.dump(1, H1)
+    meta = store.metadata(FakeTask(H1))
+    assert meta is None or meta['computed'] is True
+    meta = store.metadata(FakeTask(H2))
+    assert meta is None or meta['computed'] is False
+
+
+def test_remove_store_exists(store):
+    type(store).remove_store  # a static method on every store
+
+
+# --- memoize_store: the read-only half of the contract, over every store -------------------
+
+@pytest.mark.parametrize('list_base', [False, True])
+def test_memoize_reads_like_base(store, list_base):
+    store.dump(1, H1)
+    store.getlock(H2).get()
+    store.getlock(H3).get()
+    store.getlock(H3).fail()
+    m = memoize_store(store, list_base=list_base)
+    for h in (H1, H2, H3, H1.decode()):
+        assert m.can_load(h) == bool(store.can_load(h))
+        assert m.getlock(h).is_locked() == store.getlock(h).is_locked()
+        assert m.getlock(h).is_failed() == store.getlock(h).is_failed()
+
+
+def test_memoize_is_read_only(store):
+    m = memoize_store(store, list_base=True)
+    for call in (lambda: m.dump(1, H1), lambda: m.load(H1), lambda: m.list(),
+                 lambda: m.listlocks(), lambda: m.remove(H1), lambda: m.remove_locks(),
+                 lambda: m.cleanup([]), lambda: m.getlock(H1).get(),
+                 lambda: m.getlock(H1).release(), lambda: m.getlock(H1).fail()):
+        with pytest.raises(NotImplementedError):
+            call()
+    m.close()
+    assert not store.can_load(H1)
