@@ -57,36 +57,70 @@ def hash_update(M, elems):
     -------
     M : hash object
     """
-    for name, obj in elems:
-        M.update(_pickled_name(name))
-        _update_one(M, obj)
+    chunks = []
+    _feed_pairs(M, chunks, elems)
+    _flush(M, chunks)
     return M
 
 
-def _update_one(M, obj) -> None:
-    """Hash one object into ``M`` (the rules a–f of SPEC.md §2.1, in order)."""
+# The pieces below append the byte chunks to a list which is joined and given to the
+# hash object at once (the digest of the concatenation equals that of successive
+# updates, and one large update is much faster than many small ones).  Only large
+# array buffers are passed to M directly, after flushing, to avoid copying them.
+
+def _flush(M, chunks) -> None:
+    if chunks:
+        M.update(b''.join(chunks))
+        chunks.clear()
+
+
+def _feed_pairs(M, chunks, elems) -> None:
+    for name, obj in elems:
+        chunks.append(_pickled_name(name))
+        _feed_one(M, chunks, obj)
+
+
+def _feed_sequence(M, chunks, items) -> None:
+    small_ints = _SMALL_INT_PICKLES
+    for index, obj in enumerate(items):
+        chunks.append(small_ints[index] if index < 256 else _pickled_name(index))
+        _feed_one(M, chunks, obj)
+
+
+#: Exact types that cannot carry a ``__jug_hash__`` and are hashed by their pickle.
+_PICKLED_TYPES = frozenset([int, float, str, bytes, bool, type(None), complex])
+
+
+def _feed_one(M, chunks, obj) -> None:
+    """Hash one object (the rules a–f of SPEC.md §2.1, in order)."""
+    kind = type(obj)
+    if kind in _PICKLED_TYPES:
+        if kind is int and 0 <= obj < 256:
+            chunks.append(_SMALL_INT_PICKLES[obj])
+        else:
+            chunks.append(pickle.dumps(obj, _PICKLE_PROTOCOL))
+        return
     jug_hash = getattr(obj, '__jug_hash__', None)
     if jug_hash is not None:
-        M.update(jug_hash())
-        return
-    kind = type(obj)
-    if kind is list or kind is tuple:
-        M.update(_LIST_TAG if kind is list else _TUPLE_TAG)
-        hash_update(M, enumerate(obj))
+        chunks.append(jug_hash())
+    elif kind is list or kind is tuple:
+        chunks.append(_LIST_TAG if kind is list else _TUPLE_TAG)
+        _feed_sequence(M, chunks, obj)
     elif kind is set or kind is frozenset:
-        M.update(b'set' if kind is set else b'frozenset')
-        hash_update(M, enumerate(sorted(hash_one(e) for e in obj)))
+        chunks.append(b'set' if kind is set else b'frozenset')
+        _feed_sequence(M, chunks, sorted(hash_one(e) for e in obj))
     elif kind is dict:
-        M.update(b'dict')
-        pairs = sorted(((hash_one(k), v) for k, v in obj.items()), key=_first)
-        hash_update(M, pairs)
+        chunks.append(b'dict')
+        if obj:
+            _feed_pairs(M, chunks, sorted(((hash_one(k), v) for k, v in obj.items()),
+                                          key=_first))
     elif _is_plain_ndarray(obj):
-        _update_ndarray(M, obj)
+        _feed_ndarray(M, chunks, obj)
     else:
         if isinstance(obj, (list, tuple)) and _contains_task(obj):
             raise TypeError(f'jug cannot hash a {kind.__name__} (a subclass of list or '
                             'tuple) that contains a Task; use a plain list or tuple instead')
-        M.update(pickle.dumps(obj, _PICKLE_PROTOCOL))
+        chunks.append(pickle.dumps(obj, _PICKLE_PROTOCOL))
 
 
 def _first(pair):
@@ -98,14 +132,15 @@ def _is_plain_ndarray(obj) -> bool:
     return numpy is not None and type(obj) is numpy.ndarray
 
 
-def _update_ndarray(M, arr) -> None:
+def _feed_ndarray(M, chunks, arr) -> None:
     """Hash an exact ``numpy.ndarray``: dtype and shape pickles, then its C-order data."""
-    M.update(b'np.ndarray')
-    M.update(pickle.dumps(arr.dtype, _PICKLE_PROTOCOL))
-    M.update(pickle.dumps(arr.shape, _PICKLE_PROTOCOL))
+    chunks.append(b'np.ndarray')
+    chunks.append(pickle.dumps(arr.dtype, _PICKLE_PROTOCOL))
+    chunks.append(pickle.dumps(arr.shape, _PICKLE_PROTOCOL))
     if arr.dtype.hasobject:
-        hash_update(M, enumerate(arr.ravel().tolist()))
+        _feed_sequence(M, chunks, arr.ravel().tolist())
         return
+    _flush(M, chunks)
     try:
         M.update(arr.data)
     except BufferError:
@@ -134,6 +169,41 @@ def _contains_task(obj) -> bool:
         elif isinstance(item, dict):
             stack.extend(item.values())
     return False
+
+
+#: P4('kwargs') + b'dict': what every task hash has between its args and its kwargs.
+_KWARGS_TAG = pickle.dumps('kwargs', _PICKLE_PROTOCOL) + b'dict'
+_task_prefixes = {}
+
+
+def _task_prefix(name: str) -> bytes:
+    """The constant start of the hash input of every task called ``name`` (cached)."""
+    prefix = _task_prefixes.get(name)
+    if prefix is None:
+        prefix = b''.join([_NAME_PICKLES['name'],
+                           pickle.dumps(name.encode('utf-8'), _PICKLE_PROTOCOL),
+                           _NAME_PICKLES['args'], _TUPLE_TAG])
+        _task_prefixes[name] = prefix
+    return prefix
+
+
+def hash_task(name, args, kwargs) -> bytes:
+    """Return the key of a task (SPEC.md §2.2) as 40 hex characters in bytes.
+
+    Usage: ``hash_task('builtins.sum', ([1, 2],), {})``  →  ``b'4b5c3a8c...'``
+
+    Equal to hashing ``[('name', name.encode()), ('args', args), ('kwargs', kwargs)]``
+    with ``hash_update``; the constant parts are cached, as tasks share few names.
+    """
+    M = new_hash_object()
+    chunks = [_task_prefix(name)]
+    _feed_sequence(M, chunks, args)
+    chunks.append(_KWARGS_TAG)
+    if kwargs:
+        _feed_pairs(M, chunks, sorted(((hash_one(k), v) for k, v in kwargs.items()),
+                                      key=_first))
+    _flush(M, chunks)
+    return M.hexdigest().encode('utf-8')
 
 
 def hash_one(obj) -> bytes:

@@ -292,11 +292,17 @@ def parse(args=None, optionsfile=None):
         args = sys.argv[1:]
     if not args:
         _cmdapi().usage(exit=True)
-    parser = build_parser()
-    parsed = parser.parse_args(args)
+    args = list(args)
+    # Everything after a `--` goes to the jugfile untouched (argparse would otherwise
+    # reject options after the positional arguments).
+    passthrough = []
+    if '--' in args:
+        split = args.index('--')
+        args, passthrough = args[:split], args[split + 1:]
+    parsed = build_parser().parse_args(args)
     chain = read_configuration_file(optionsfile, default_options)
     options = Options(chain)
-    user_args = parsed.user_args
+    user_args = parsed.user_args + passthrough
     for key, val in vars(parsed).items():
         if val is not None and key != 'user_args':
             setattr(options, key, val)
@@ -305,7 +311,7 @@ def parse(args=None, optionsfile=None):
     _set_logging_level(options.verbose)
     options.jugdir = options.jugdir % {'date': date.today().strftime('%Y-%m-%d'),
                                        'jugfile': options.jugfile[:-3]}
-    sys.argv[:] = [options.jugfile] + [arg for arg in user_args if arg != '--']
+    sys.argv[:] = [options.jugfile] + user_args
     return options
 
 

@@ -13,7 +13,7 @@ import math
 import sys
 import warnings
 
-from .hash import hash_one, hash_update, new_hash_object
+from .hash import hash_one, hash_task, hash_update, new_hash_object
 
 __all__ = [
     'Task',
@@ -210,11 +210,7 @@ class Task(TaskletMixin):
 
     def _compute_set_hash(self):
         """Compute the hash and cache it as the instance's ``__jug_hash__``."""
-        M = new_hash_object()
-        hash_update(M, [('name', self.name.encode('utf-8')),
-                        ('args', self.args),
-                        ('kwargs', self.kwargs)])
-        key = M.hexdigest().encode('utf-8')
+        key = hash_task(self.name, self.args, self.kwargs)
         self.__jug_hash__ = functools.partial(_constant, key)
         return key
 
