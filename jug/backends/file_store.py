@@ -20,7 +20,6 @@ package is already in ``sys.modules``.  They are imported when a file needs them
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import sys
 import time
@@ -35,8 +34,6 @@ from .encode import decode_from, encode_to
 
 __all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
            'file_keepalive_based_lock', 'fsync_dir', 'MAX_FILESIZE_IN_PACK']
-
-_logger = logging.getLogger(__name__)
 
 # --- compatibility constants ---------------------------------------------------------
 
@@ -196,7 +193,7 @@ class file_store(base_store):
             os.makedirs(self.tempdir(), exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
             raise StoreError(f'Cannot create the jug data directory {self.jugdir!r}: '
-                             f'{e.filename!r} exists and is not a directory') from e
+                             f'{e.filename!r} is in the way (not a directory)') from e
         self._created = True
 
     def _maybe_create(self) -> None:
@@ -204,14 +201,16 @@ class file_store(base_store):
         if not self._created:
             self.create()
 
-    def _check_usable(self, error: OSError) -> None:
-        """Turn an OSError met on the jugdir itself into a clear StoreError."""
+    def _store_error(self, error: OSError) -> StoreError:
+        """Return a StoreError explaining why the jugdir cannot be used (from `error`)."""
         if os.path.exists(self.jugdir) and not os.path.isdir(self.jugdir):
-            raise StoreError(f'The jug data directory {self.jugdir!r} exists but is not a '
-                             f'directory') from error
+            return StoreError(f'The jug data directory {self.jugdir!r} exists but is not a '
+                              f'directory')
         if isinstance(error, PermissionError):
-            raise StoreError(f'Cannot read the jug data directory {self.jugdir!r}: '
-                             f'{error.strerror} ({error.filename})') from error
+            return StoreError(f'Cannot read the jug data directory {self.jugdir!r}: '
+                              f'{error.strerror} ({error.filename})')
+        return StoreError(f'Cannot use {self.jugdir!r} as a jug data directory: '
+                          f'{error.strerror} ({error.filename})')
 
     def _open_temp(self) -> tuple[BinaryIO, str]:
         """Create and open a new temp file in ``tempfiles``; return ``(file, path)``.
@@ -233,8 +232,7 @@ class file_store(base_store):
                 self.create()
                 created = True
             except NotADirectoryError as e:
-                self._check_usable(e)
-                raise
+                raise self._store_error(e) from e
 
     def _commit(self, write: Callable[[BinaryIO], None], fname: str) -> None:
         """Atomically and durably make `fname` hold what `write(file)` writes.
@@ -541,8 +539,7 @@ class file_store(base_store):
         except FileNotFoundError:
             return {}
         except (NotADirectoryError, PermissionError) as e:
-            self._check_usable(e)
-            raise
+            raise self._store_error(e) from e
         with f:
             sys.path.insert(0, '.')
             try:
@@ -579,9 +576,11 @@ class file_store(base_store):
         for attempt in range(PACK_LOCK_TRIES):
             if lock.get():
                 break
-            _logger.warning('jug: the pack of %s is locked by another process (%s); '
-                            'waiting %s s (attempt %s of %s)',
-                            self.jugdir, lock.fullname, delay, attempt + 1, PACK_LOCK_TRIES)
+            import logging  # lazy: only needed when the pack lock is contended
+            logging.getLogger(__name__).warning(
+                'jug: the pack of %s is locked by another process (%s); '
+                'waiting %s s (attempt %s of %s)',
+                self.jugdir, lock.fullname, delay, attempt + 1, PACK_LOCK_TRIES)
             time.sleep(delay)
             delay *= 2
         else:

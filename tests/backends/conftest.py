@@ -1,53 +1,9 @@
 """Fixtures shared by the store tests: Jug 2.7 data directories and a fake redis client."""
-import json
-import os
-import tarfile
 import types
 
 import pytest
 
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data')
-
-# interop.py creates its tasks in this order; expected.json names hashes "<task name>#<index>".
-# Each entry: variable (or variable[index]) whose value in expected.json["values"] the
-# task's result has.
-INTEROP_TASK_VALUES = {
-    'interop.square#0': ('squares', 0),
-    'interop.square#1': ('squares', 1),
-    'interop.square#2': ('squares', 2),
-    'interop.square#3': ('squares', 3),
-    'interop.square#4': ('squares', 4),
-    'interop.square#5': ('squares', 5),
-    'interop.nothing#6': ('none', None),
-    'interop.arange#7': ('ints', None),
-    'interop.arange#8': ('floats', None),
-    'interop.stats#9': ('summary', None),
-    'interop.add#11': ('chained', None),
-    'interop.objects#12': ('objs', None),
-    'identity#13': ('ident', None),
-    'jug.mapreduce._jug_reduce#20': ('total', None),
-    'builtins.sorted#24': ('kw', None),
-}
-
-
-def load_expected():
-    with open(os.path.join(DATA, 'expected.json')) as f:
-        return json.load(f)
-
-
-def expected_value(spec):
-    """Turn a JSON value of expected.json into the Python object jug stored."""
-    if isinstance(spec, dict) and 'ndarray' in spec:
-        import numpy as np
-        return np.array(spec['ndarray'], dtype=spec['dtype'])
-    return spec
-
-
-def extract(dest, archive):
-    """Extract a tests/data tarball into `dest`; return the path of interop.jugdata."""
-    with tarfile.open(os.path.join(DATA, archive)) as tar:
-        tar.extractall(dest, filter='data')
-    return str(dest / 'interop.jugdata')
+from store_helpers import FakeRedis, extract
 
 
 @pytest.fixture
@@ -60,43 +16,6 @@ def interop_dir(tmp_path):
 def interop_packed_dir(tmp_path):
     """A copy of the data directory written by Jug 2.7.0 after ``jug pack``."""
     return extract(tmp_path / 'packed', 'interop-packed.jugdata.tar.gz')
-
-
-class FakeRedis:
-    """The few commands of redis-py's client that redis_store uses, in memory."""
-
-    def __init__(self, **kwargs):
-        self.kwargs = kwargs
-        self.data = {}
-        self.closed = False
-
-    @staticmethod
-    def _key(k):
-        return k if isinstance(k, bytes) else str(k).encode()
-
-    def set(self, name, value, nx=False, xx=False):
-        k = self._key(name)
-        if (nx and k in self.data) or (xx and k not in self.data):
-            return None
-        self.data[k] = self._key(value)
-        return True
-
-    def get(self, name):
-        return self.data.get(self._key(name))
-
-    def exists(self, *names):
-        return sum(self._key(n) in self.data for n in names)
-
-    def delete(self, *names):
-        return sum(self.data.pop(self._key(n), None) is not None for n in names)
-
-    def keys(self, pattern=b'*'):
-        pattern = self._key(pattern)
-        assert pattern.endswith(b'*') and b'*' not in pattern[:-1]
-        return [k for k in self.data if k.startswith(pattern[:-1])]
-
-    def close(self):
-        self.closed = True
 
 
 @pytest.fixture

@@ -19,13 +19,43 @@ from jug.backends.file_store import (MAX_FILESIZE_IN_PACK, file_based_lock, file
                                      fsync_dir)
 from jug.errors import StoreError
 
-from conftest import INTEROP_TASK_VALUES, expected_value, load_expected
+from store_helpers import INTEROP_TASK_VALUES, expected_value, load_expected
 
 H1 = b'0123456789abcdef0123456789abcdef01234567'
 H2 = b'fedcba9876543210fedcba9876543210fedcba98'
 H3 = b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
 
-IS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
+NOBODY = 65534
+
+
+def run_unprivileged(check):
+    """Run ``check()`` in a forked child that, if we are root, first drops to an
+    unprivileged user, so that directory permissions apply (CI runs as root)."""
+    pid = os.fork()
+    if pid == 0:  # the child: report success only through the exit code
+        try:
+            if os.geteuid() == 0:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            check()
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory every user may enter (pytest's tmp_path is private to root)."""
+    import shutil
+    import tempfile
+    path = tempfile.mkdtemp(prefix='jugperm')
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class FakeTask:
@@ -377,17 +407,16 @@ def test_lock_created_by_other_program_with_extra_lines(store):
     assert not os.path.exists(path)
 
 
-def test_lock_in_readonly_dir_raises(store):
-    if IS_ROOT:
-        pytest.skip('root ignores directory permissions')
-    lockdir = os.path.join(store.jugdir, 'locks')
-    os.makedirs(lockdir)
-    os.chmod(lockdir, 0o555)
-    try:
+def test_lock_in_readonly_dir_raises(shared_dir):
+    jugdir = os.path.join(shared_dir, 'jugdata')
+    os.makedirs(os.path.join(jugdir, 'locks'))
+    os.chmod(jugdir, 0o755)
+    os.chmod(os.path.join(jugdir, 'locks'), 0o555)
+
+    def check():
         with pytest.raises(PermissionError):
-            store.getlock(H1).get()
-    finally:
-        os.chmod(lockdir, 0o755)
+            file_store(jugdir).getlock(H1).get()
+    run_unprivileged(check)
 
 
 def test_lock_is_exclusive_across_threads(jugdir):
@@ -421,17 +450,15 @@ def test_jugdir_is_a_file(tmp_path):
         file_store(str(path))
 
 
-def test_jugdir_unreadable(tmp_path):
-    if IS_ROOT:
-        pytest.skip('root ignores directory permissions')
-    path = tmp_path / 'locked'
-    path.mkdir()
+def test_jugdir_unreadable(shared_dir):
+    path = os.path.join(shared_dir, 'locked')
+    os.mkdir(path)
     os.chmod(path, 0)
-    try:
+
+    def check():
         with pytest.raises(StoreError, match='locked'):
-            file_store(str(path))
-    finally:
-        os.chmod(path, 0o755)
+            file_store(path)
+    run_unprivileged(check)
 
 
 def test_jugdir_permission_error(tmp_path, monkeypatch):
@@ -737,3 +764,9 @@ def test_interop_modify_packed(interop_packed_dir):
     assert h not in fresh.packed
     assert fresh.load(h) == -9
     assert fresh.load(hashes['interop.square#4']) == 16
+
+
+def test_jugdir_below_a_file(tmp_path):
+    (tmp_path / 'blocker').write_text('')
+    with pytest.raises(StoreError, match='blocker/sub'):
+        file_store(str(tmp_path / 'blocker' / 'sub'))
