@@ -65,6 +65,8 @@ class memoize_store(base_store):
 
     def getlock(self, name):
         """Return a :class:`cache_lock` answering lock queries for `name`."""
+        if self.locks is not None and as_bytes(name) not in self.locks:
+            return _NOT_LOCKED  # most tasks: no lock object needed (status speed)
         return cache_lock(self, name)
 
     def close(self):
@@ -81,37 +83,60 @@ class cache_lock(base_lock):
     """Lock of a :class:`memoize_store`: caches ``is_locked`` and ``is_failed``.
 
     Usage: ``memoize_store(store).getlock(h).is_locked()``
+
+    When the store listed the base's locks, ``is_locked`` is a set lookup (status asks
+    it of every ready task, so it must be cheap); otherwise the answers are cached
+    per key in the store.
     """
+
+    __slots__ = ('store', 'name', 'key')
 
     def __init__(self, store, name):
         self.store = store
         self.name = name
         self.key = as_bytes(name)
 
-    def _entry(self) -> dict:
-        return self.store._lockcache.setdefault(self.key, {})
+    def _cached(self, question: str, ask) -> bool:
+        entry = self.store._lockcache.setdefault(self.key, {})
+        if question not in entry:
+            entry[question] = bool(ask())
+        return entry[question]
 
     def is_locked(self):
         """Return (cached) whether the lock is held in the base store."""
-        entry = self._entry()
-        if 'locked' not in entry:
-            if self.store.locks is not None:
-                entry['locked'] = self.key in self.store.locks
-            else:
-                entry['locked'] = bool(self.store.base.getlock(self.name).is_locked())
-        return entry['locked']
+        locks = self.store.locks
+        if locks is not None:
+            return self.key in locks
+        return self._cached('locked', lambda: self.store.base.getlock(self.name).is_locked())
 
     def is_failed(self):
         """Return (cached) whether the lock is marked failed in the base store."""
-        entry = self._entry()
-        if 'failed' not in entry:
-            if self.store.locks is not None and self.key not in self.store.locks:
-                entry['failed'] = False  # a failed lock is still a lock: no need to ask
-            else:
-                entry['failed'] = bool(self.store.base.getlock(self.name).is_failed())
-        return entry['failed']
+        locks = self.store.locks
+        if locks is not None and self.key not in locks:
+            return False  # a failed lock is still a lock: no need to ask
+        return self._cached('failed', lambda: self.store.base.getlock(self.name).is_failed())
 
     def _not_supported(self, *args, **kwargs):
         raise NotImplementedError('cache_lock is read-only (it only caches queries)')
 
     get = release = fail = _not_supported
+
+
+class _not_locked_lock(base_lock):
+    """The lock of every key a listed store has no lock for: not locked, not failed."""
+
+    __slots__ = ()
+
+    def is_locked(self):
+        return False
+
+    def is_failed(self):
+        return False
+
+    def _not_supported(self, *args, **kwargs):
+        raise NotImplementedError('cache_lock is read-only (it only caches queries)')
+
+    get = release = fail = _not_supported
+
+
+_NOT_LOCKED = _not_locked_lock()
