@@ -21,6 +21,9 @@ silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
 
 _is_jug_running = False
 
+#: Exit code after Ctrl-C (SIGINT), the shell's convention of 128 + signal number.
+EXIT_INTERRUPTED = 130
+
 #: Subcommands that load the jugfile themselves (or not at all), so ``main`` does not.
 _SELF_INITIALISING = frozenset(['demo', 'install-skills', 'status', 'execute',
                                 'webstatus', 'test-jug'])
@@ -208,6 +211,7 @@ def _run_one(t, options, state, queued, previous):
         if options.pdb:
             from .internal.debugger import debug_exception  # looked up at call time
             debug_exception()
+            e._jug_debugged = True  # main must not start the debugger on it again
         else:
             logging.critical(f'Exception while running {t.name}: {e}')
             _log_dependents_of_failure(t, queued)
@@ -282,6 +286,9 @@ def main(argv=None):
             traceback.print_exc()
         sys.stderr.write(f'jug: error: {e}\n')
         retval = e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write('jug: interrupted\n')
+        retval = EXIT_INTERRUPTED
     finally:
         if store is not None:
             store.close()
@@ -294,11 +301,12 @@ def _run_subcommand(options, store, jugspace):
         return cmdapi.run(options.subcommand, options=options, store=store, jugspace=jugspace)
     except JugError:
         raise
-    except Exception:
+    except Exception as e:
         if not options.pdb:
             raise
-        from .internal.debugger import debug_exception  # looked up at call time
-        debug_exception()
+        if not getattr(e, '_jug_debugged', False):
+            from .internal.debugger import debug_exception  # looked up at call time
+            debug_exception()
         return 1
 
 

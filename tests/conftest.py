@@ -18,9 +18,11 @@ if ROOT not in sys.path:
 
 @pytest.fixture(autouse=True)
 def clean_jug_globals():
-    """Reset ``alltasks``, ``Task.store`` and the hooks around each test."""
+    """Reset ``alltasks``, ``Task.store``, the hooks and the running flag around each test."""
+    import jug.jug
     import jug.task
     from jug.hooks import reset_all_hooks
+    saved_running = jug.jug._is_jug_running
     saved_alltasks = jug.task.alltasks
     saved_store = jug.task.Task.store
     jug.task.alltasks = []
@@ -29,6 +31,7 @@ def clean_jug_globals():
     yield
     jug.task.alltasks = saved_alltasks
     jug.task.Task.store = saved_store
+    jug.jug._is_jug_running = saved_running
     reset_all_hooks()
 
 
