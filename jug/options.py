@@ -204,26 +204,29 @@ def read_configuration_file(fp=None, default_options=None):
     return chain
 
 
+def add_flag(parser, option, dest, help):
+    """Add a boolean flag that is None when absent, so configuration files can set it.
+
+    Usage: ``add_flag(group, '--keep-going', 'execute_keep_going', 'Go on after errors')``
+    """
+    parser.add_argument(option, action='store_const', const=True, dest=dest, help=help)
+
+
 def add_common_options(parser):
     """Add the options every subcommand accepts to ``parser``."""
     parser.add_argument('jugfile', nargs='?',
                         help='Jugfile (the Python file defining the tasks; default jugfile.py)')
-    parser.add_argument('--aggressive-unload', action='store_const', const=True,
-                        dest='aggressive_unload',
-                        help='Free memory by unloading results as soon as possible')
+    add_flag(parser, '--aggressive-unload', 'aggressive_unload',
+             'Free memory by unloading results as soon as possible')
     parser.add_argument('--jugdir', dest='jugdir',
                         help='Where to store results: a directory (default: '
                              '%%(jugfile)s.jugdata), redis://host:port/ or dict_store')
     parser.add_argument('--verbose', dest='verbose',
                         help='Logging level: debug, info or quiet (default)')
-    parser.add_argument('--short', action='store_const', const=True, dest='short',
-                        help='Short output')
-    parser.add_argument('--pdb', action='store_const', const=True, dest='pdb',
-                        help='Start the debugger when a task raises an exception')
-    parser.add_argument('--debug', action='store_const', const=True, dest='debug',
-                        help='Debug mode: extra checks, tracebacks for every error')
-    parser.add_argument('--will-cite', action='store_const', const=True, dest='will_cite',
-                        help='Do not print the citation notice')
+    add_flag(parser, '--short', 'short', 'Short output')
+    add_flag(parser, '--pdb', 'pdb', 'Start the debugger when a task raises an exception')
+    add_flag(parser, '--debug', 'debug', 'Debug mode: extra checks, tracebacks for every error')
+    add_flag(parser, '--will-cite', 'will_cite', 'Do not print the citation notice')
 
 
 def build_parser():

@@ -426,17 +426,25 @@ def value(elem):
     """
     if isinstance(elem, (Task, Tasklet)):
         return elem.value()
-    kind = type(elem)
-    if kind is list:
-        return [value(item) for item in elem]
-    if kind is tuple:
-        return tuple(value(item) for item in elem)
-    if kind is dict:
-        return {key: value(item) for key, item in elem.items()}
+    return _map_container(value, elem, _own_value)
+
+
+def _own_value(elem):
     jug_value = getattr(elem, '__jug_value__', None)
-    if jug_value is not None:
-        return jug_value()
-    return elem
+    return jug_value() if jug_value is not None else elem
+
+
+def _map_container(f, obj, otherwise):
+    """Apply ``f`` to the items of an exact list, tuple or dict (keeping its type);
+    return ``otherwise(obj)`` for anything else."""
+    kind = type(obj)
+    if kind is list:
+        return [f(item) for item in obj]
+    if kind is tuple:
+        return tuple(f(item) for item in obj)
+    if kind is dict:
+        return {key: f(item) for key, item in obj.items()}
+    return otherwise(obj)
 
 
 def CachedFunction(f, *args, **kwargs):
@@ -560,14 +568,11 @@ def describe(t):
         return description
     if isinstance(t, Tasklet):
         return {'name': 'tasklet', 'operation': repr(t.f), 'base': describe(t.base)}
-    kind = type(t)
-    if kind is list:
-        return [describe(item) for item in t]
-    if kind is tuple:
-        return tuple(describe(item) for item in t)
-    if kind is dict:
-        return {key: describe(item) for key, item in t.items()}
-    return t
+    return _map_container(describe, t, _unchanged)
+
+
+def _unchanged(obj):
+    return obj
 
 
 def downstream(tasks, is_root):

@@ -3,6 +3,7 @@
 Layer 5 (SPEC.md §4.8).
 """
 from .. import task as _task_module
+from ..options import add_flag
 from . import SubCommand
 
 
@@ -35,16 +36,12 @@ class CleanupCommand(SubCommand):
 
     def parse(self, parser):
         exclusive = parser.add_mutually_exclusive_group()
-        exclusive.add_argument('--locks-only', action='store_const', const=True,
-                               dest='cleanup_locks_only',
-                               help='Only remove locks (all of them: make sure no jug '
-                                    'execute is running)')
-        exclusive.add_argument('--failed-only', action='store_const', const=True,
-                               dest='cleanup_failed_only',
-                               help='Only remove the locks of failed tasks')
-        exclusive.add_argument('--keep-locks', action='store_const', const=True,
-                               dest='cleanup_keep_locks',
-                               help='Remove unused results but keep every lock')
+        add_flag(exclusive, '--locks-only', 'cleanup_locks_only',
+                 'Only remove locks (all of them: make sure no jug execute is running)')
+        add_flag(exclusive, '--failed-only', 'cleanup_failed_only',
+                 'Only remove the locks of failed tasks')
+        add_flag(exclusive, '--keep-locks', 'cleanup_keep_locks',
+                 'Remove unused results but keep every lock')
 
     def parse_defaults(self):
         return {'cleanup_keep_locks': False, 'cleanup_failed_only': False,

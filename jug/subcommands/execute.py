@@ -14,6 +14,7 @@ from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
 from ..io import print_task_summary_table
 from ..jug import ExecutionState, execution_loop, init
+from ..options import add_flag
 from ..utils import add_task_selection_options
 from . import SubCommand, maybe_print_citation_info
 
@@ -127,16 +128,13 @@ class ExecuteCommand(SubCommand):
                                  f'{int(_DEFAULT_WAIT_TOTAL // _DEFAULT_WAIT_CYCLE_TIME)})')
         add_task_selection_options(parser, 'execute_name', 'execute_pattern', False,
                                    'execute')
-        parser.add_argument('--keep-going', action='store_const', const=True,
-                            dest='execute_keep_going',
-                            help='Go on after a task fails (exit code 1 at the end)')
-        parser.add_argument('--keep-failed', action='store_const', const=True,
-                            dest='execute_keep_failed',
-                            help='Mark failed tasks as failed (their locks stay) so that '
-                                 'other processes do not retry them')
-        parser.add_argument('--no-check-environment', action='store_const', const=True,
-                            dest='execute_no_check_environment',
-                            help='Ignore the JUG_* environment variables and the stop file')
+        add_flag(parser, '--keep-going', 'execute_keep_going',
+                 'Go on after a task fails (exit code 1 at the end)')
+        add_flag(parser, '--keep-failed', 'execute_keep_failed',
+                 'Mark failed tasks as failed (their locks stay) so that other processes '
+                 'do not retry them')
+        add_flag(parser, '--no-check-environment', 'execute_no_check_environment',
+                 'Ignore the JUG_* environment variables and the stop file')
 
     def parse_defaults(self):
         return {

@@ -14,6 +14,7 @@ from ..backends import memoize_store
 from ..backends.select import select
 from ..io import print_task_summary_table
 from ..jug import init
+from ..options import add_flag
 from ..taskstate import FAILED, FINISHED, READY, RUNNING, WAITING, classify, task_state
 from . import SubCommand
 
@@ -249,14 +250,12 @@ class StatusCommand(SubCommand):
         return 0 if _all_complete(ts) else 1
 
     def parse(self, parser):
-        parser.add_argument('--cache', action='store_const', const=True, dest='status_cache',
-                            help='Keep the status in a sqlite3 file between calls (faster '
-                                 'for large jugfiles; do not use if the jugfile changes)')
+        add_flag(parser, '--cache', 'status_cache',
+                 'Keep the status in a sqlite3 file between calls (faster for large '
+                 'jugfiles; do not use if the jugfile changes)')
         parser.add_argument('--cache-file', action='store', dest='status_cache_file',
                             help='Name of the cache file (default: .jugstatus.sqlite3)')
-        parser.add_argument('--clear', action='store_const', const=True,
-                            dest='status_cache_clear',
-                            help='With --cache: delete the cache file')
+        add_flag(parser, '--clear', 'status_cache_clear', 'With --cache: delete the cache file')
 
     def parse_defaults(self):
         return {'status_cache': False, 'status_cache_clear': False,
