@@ -47,9 +47,8 @@ def barrier():
 
 
 def _is_noload(obj) -> bool:
-    # jug.io.NoLoad is a Tasklet whose operation is the string 'NoLoad'; checking the
-    # marker keeps this module free of an import of jug.io.
-    return getattr(obj, 'f', None) == 'NoLoad' and hasattr(obj, '__jug_value__')
+    # jug.io.NoLoad carries a class marker, so this module need not import jug.io.
+    return getattr(type(obj), '_jug_no_load', False)
 
 
 def _all_loadable(obj, alltasks):

@@ -1,14 +1,186 @@
-"""Output helpers for jug's commands: the per-task-name summary table (SPEC.md §4.4).
+"""Input/output: writing task results to files, and the commands' summary table.
 
-Owns ``print_task_summary_table`` and ``get_terminal_size``.  (``NoLoad``,
-``write_task_out`` and ``write_metadata`` of SPEC.md §5.6 belong here too and come in a
-later change.)  All output goes through ``options.print_out`` (DESIGN.md, habit 6).
+Owns ``NoLoad`` (pass a task without loading its value), the ``write_task_out`` and
+``write_metadata`` tasks (SPEC.md §5.6), and ``print_task_summary_table`` /
+``get_terminal_size`` (SPEC.md §4.4), whose output goes through ``options.print_out``
+(DESIGN.md, habit 6).
 
 Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never
-``jug.jug``, ``jug.options`` or ``jug.subcommands``.
+``jug.jug``, ``jug.options`` or ``jug.subcommands``.  numpy, yaml and json are imported
+where they are used, to keep ``import jug`` cheap.
 """
+import pickle
 import shutil
+import sys
 import textwrap
+import warnings
+
+from .task import Tasklet, TaskGenerator, describe
+
+__all__ = ['NoLoad', 'write_task_out', 'write_metadata']
+
+#: The operation of a NoLoad Tasklet.  It is hashed (as the pickle of this string) and
+#: ``jug.barrier`` recognises NoLoad objects by it (SPEC.md §2.3), so it must not change.
+_NOLOAD_OPERATION = 'NoLoad'
+
+
+class NoLoad(Tasklet):
+    """Pass a task to another task without loading its value.
+
+    Usage: ``summarise(NoLoad(big_task))``; inside, ``value(x.base)`` loads it if needed.
+
+    The receiving function gets this NoLoad object itself, not the value.  ``base``
+    is still a dependency: the receiving task runs only once ``base`` has a result.
+    Useful when a task needs the identity or the metadata of another one, or wants to
+    decide itself whether to load a large result.
+
+    Parameters
+    ----------
+    base : Task
+        The task (or any object) to wrap.
+
+    Attributes
+    ----------
+    base : Task
+    """
+
+    __slots__ = ()
+    _jug_no_load = True  # marker read by jug.barrier (which does not import this module)
+
+    def __init__(self, base):
+        super().__init__(base, _NOLOAD_OPERATION)
+
+    def __jug_value__(self):
+        return self
+
+    def __getitem__(self, index):
+        raise NotImplementedError('jug.io.NoLoad cannot be indexed; index the task '
+                                  'before wrapping it: NoLoad(t[i])')
+
+    @property
+    def t(self):
+        """The wrapped task (deprecated: use ``base``)."""
+        warnings.warn('NoLoad.t is deprecated; use NoLoad.base', DeprecationWarning,
+                      stacklevel=2)
+        return self.base
+
+
+def _dump_yaml(data, stream) -> None:
+    import yaml  # optional package, imported only when used
+    yaml.dump(data, stream)
+
+
+def _dump_json(data, stream) -> None:
+    import json
+    json.dump(data, stream)
+
+
+#: Writers of metadata files, by lower-case format name.
+_METADATA_WRITERS = {
+    'yaml': _dump_yaml,
+    'json': _dump_json,
+}
+
+
+def _write_result(result, oname: str) -> None:
+    """Write ``result`` to ``oname``: a NumPy array as ``.npy``, anything else pickled."""
+    # No array can be here unless numpy was imported already, so do not import it.
+    numpy = sys.modules.get('numpy')
+    with open(oname, 'wb') as output:
+        if numpy is not None and isinstance(result, numpy.ndarray):
+            # A file object, not a name: np.save adds no '.npy' suffix to it.
+            numpy.save(output, result)
+        else:
+            pickle.dump(result, output)
+
+
+@TaskGenerator
+def _do_write_task_out(result, result_task, oname, metadata_fname, metadata_format):
+    """Write ``result`` to ``oname`` and/or the description of its task to a file.
+
+    Usage: not called directly; see ``write_task_out`` and ``write_metadata``.
+
+    Parameters
+    ----------
+    result : object
+        The value to write.
+    result_task : NoLoad
+        Wraps whatever produced ``result``; ``describe(result_task.base)`` is the
+        metadata.
+    oname : str or None
+        Output file (nothing is written if empty).
+    metadata_fname : str or None
+        Metadata file (nothing is written if empty).
+    metadata_format : str
+        ``'yaml'`` or ``'json'`` (any case).
+
+    Raises
+    ------
+    ValueError
+        If metadata is requested in an unknown format.
+    """
+    if metadata_fname:
+        writer = _METADATA_WRITERS.get(metadata_format.lower())
+        if writer is None:
+            raise ValueError(f'jug.io: unknown metadata format {metadata_format!r} '
+                             f'(known: {", ".join(sorted(_METADATA_WRITERS))})')
+        with open(metadata_fname, 'w') as output:
+            writer(describe(result_task.base), output)
+    if oname:
+        _write_result(result, oname)
+
+
+def write_task_out(result, oname, metadata_fname=None, metadata_format='yaml'):
+    """Return a task that writes the value of ``result`` to a file.
+
+    Usage: ``write_task_out(features, 'features.npy', metadata_fname='features.yaml')``
+
+    NumPy arrays are written in ``.npy`` format (``numpy.load`` reads them back),
+    anything else is pickled.  The file name is used as given.
+
+    Parameters
+    ----------
+    result : Task or object
+        The task whose value to write (or a plain value).
+    oname : str
+        Output file.
+    metadata_fname : str, optional
+        If given, also write there a description of how ``result`` was computed
+        (``jug.task.describe``: task names, arguments, completion time).
+    metadata_format : str, optional
+        ``'yaml'`` (default, needs PyYAML) or ``'json'``.
+
+    Returns
+    -------
+    task : Task
+        A task named ``jug.io._do_write_task_out``, whose value is None.
+    """
+    return _do_write_task_out(result, NoLoad(result), oname, metadata_fname, metadata_format)
+
+
+def write_metadata(result, metadata_fname, metadata_format='yaml'):
+    """Return a task that writes a description of how ``result`` was computed.
+
+    Usage: ``write_metadata(final, 'final.json', metadata_format='json')``
+
+    The description is ``jug.task.describe(result)``: the task name, its arguments
+    (described recursively) and, with a file store, when its result was completed.
+
+    Parameters
+    ----------
+    result : Task
+        The task to describe.
+    metadata_fname : str
+        Output file.
+    metadata_format : str, optional
+        ``'yaml'`` (default, needs PyYAML) or ``'json'``.
+
+    Returns
+    -------
+    task : Task
+        A task named ``jug.io._do_write_task_out``, whose value is None.
+    """
+    return _do_write_task_out(result, NoLoad(result), None, metadata_fname, metadata_format)
 
 #: Width of one count column of the summary table.
 _CELL_WIDTH = 12

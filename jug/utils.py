@@ -1,24 +1,32 @@
-"""Small tools for jugfiles and commands: ``identity`` and task selection by name/pattern.
+"""Small tools for jugfiles and commands (SPEC.md §1.10, §2.4, §4.7, §5.5).
 
-Owns ``identity`` (SPEC.md §5.5, §2.2) and the task selection of ``--name`` /
-``--pattern`` / ``--target`` used by ``execute`` and ``invalidate`` (SPEC.md §4.7).
-(``CustomHash``, ``hash_with_mtime_size``, ``timed_path``, ``jug_execute``,
-``sync_move``, ``glob_sort`` and ``cached_glob`` of SPEC.md §1.10 belong here too and
-come in a later change.)
+Owns the helpers jugfiles use on top of the task model: ``identity``, ``CustomHash``
+and ``timed_path`` (with ``hash_with_mtime_size``), the ``jug_execute`` task generator,
+``sync_move``, and ``cached_glob`` (with ``glob_sort``); and the task selection of
+``--name`` / ``--pattern`` / ``--target`` used by ``execute`` and ``invalidate``.
 
 Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never ``jug.jug``,
-``jug.options`` or ``jug.subcommands``.
+``jug.options`` or ``jug.subcommands``.  ``subprocess`` and ``jug.backends.file_store``
+are imported where they are used, to keep ``import jug`` cheap.
 """
 import argparse
 import fnmatch
+import glob
+import os
 import re
 import sys
 
-from .task import Task, Tasklet
+from .hash import hash_one
+from .task import CachedFunction, Task, TaskGenerator, Tasklet, value
 
-# Only what exists so far; SPEC.md §1.10's full list (timed_path, identity, jug_execute,
-# CustomHash, sync_move, cached_glob) is reached as the other helpers are added.
-__all__ = ['identity']
+__all__ = [
+    'timed_path',
+    'identity',
+    'jug_execute',
+    'CustomHash',
+    'sync_move',
+    'cached_glob',
+]
 
 #: The name of the tasks ``identity`` creates.  It has no module part, and it enters the
 #: hash, so changing it would change the hash of every identity task (SPEC.md §2.2).
@@ -54,6 +62,188 @@ def identity(x):
     # Must happen before anything computes (and caches) the hash.
     t.name = _IDENTITY_TASK_NAME
     return t
+
+
+# --------------------------------------------------------------------------------------
+# Objects with a hash of their own (SPEC.md §2.4)
+
+class CustomHash:
+    """Wrap an object so that jug hashes it with a function of your choice.
+
+    Usage: ``CustomHash(big_table, lambda t: t.checksum().encode())``
+
+    Useful for arguments that are slow to hash (large data with a cheap fingerprint) or
+    that cannot be pickled.  Tasks receive ``value(obj)``, and tasks inside ``obj`` are
+    dependencies, as if ``obj`` had been passed directly.
+
+    Parameters
+    ----------
+    obj : object
+        The wrapped argument (may be or contain tasks).
+    hash_function : callable
+        ``hash_function(obj)`` returns the bytes that enter the hash of any task
+        receiving this argument.  It should change whenever ``obj``'s meaning does.
+
+    Attributes
+    ----------
+    obj, hash_function
+        The constructor arguments.
+    """
+
+    def __init__(self, obj, hash_function):
+        self.obj = obj
+        self.hash_function = hash_function
+
+    def __jug_hash__(self):
+        return self.hash_function(self.obj)
+
+    def __jug_value__(self):
+        return value(self.obj)
+
+    def __jug_dependencies__(self):
+        return [self.obj]
+
+    def __repr__(self):
+        return f'{type(self).__name__}({self.obj!r}, {self.hash_function!r})'
+
+
+def hash_with_mtime_size(path):
+    """Hash a path together with its file's modification time and size.
+
+    Usage: ``hash_with_mtime_size('data/input.csv')``  →  ``b'3f2a...'``
+
+    Parameters
+    ----------
+    path : str
+        An existing file (or directory).
+
+    Returns
+    -------
+    digest : bytes
+        ``hash_one((path, mtime, size))``, 40 hex characters.
+    """
+    st = os.stat(path)
+    return hash_one((path, st.st_mtime, st.st_size))
+
+
+def timed_path(path):
+    """Pass a file path to a task so that rewriting the file invalidates the task.
+
+    Usage: ``count_lines(timed_path('input.txt'))`` (the task receives the path)
+
+    The hash includes the file's modification time and size (``hash_with_mtime_size``),
+    read when the hash is computed.  Timestamps may be as coarse as one second on some
+    filesystems, so a rewrite within the same second with the same size can go unseen.
+
+    Parameters
+    ----------
+    path : str
+        An existing file.
+
+    Returns
+    -------
+    wrapped : CustomHash
+        Its value is ``path`` itself.
+    """
+    return CustomHash(path, hash_with_mtime_size)
+
+
+# --------------------------------------------------------------------------------------
+# Files and external programs
+
+@TaskGenerator
+def jug_execute(args, check_exit=True, run_after=None, return_value=None):
+    """Task that runs an external program.
+
+    Usage: ``jug_execute(['gzip', '-k', 'output.txt'], run_after=write_task)``
+
+    Parameters
+    ----------
+    args : list of str
+        The command line, passed to ``subprocess.call`` (no shell).
+    check_exit : bool, optional
+        Raise if the program exits with a non-zero status (default True).
+    run_after : object, optional
+        Ignored; pass tasks here to make this one wait for them.
+    return_value : object, optional
+        The value of the task (default None).
+
+    Returns
+    -------
+    return_value
+
+    Raises
+    ------
+    SystemError
+        If ``check_exit`` and the exit status is not zero; the message gives the
+        command line and the status.
+    """
+    import subprocess  # here rather than at the top: keeps ``import jug`` cheap
+    status = subprocess.call(args)
+    if check_exit and status != 0:
+        raise SystemError(f'jug_execute: command {args!r} failed with exit status {status}')
+    return return_value
+
+
+def sync_move(src, dst):
+    """Rename ``src`` to ``dst`` and make the rename durable.
+
+    Usage: ``sync_move('out.tmp', 'out.csv')`` after writing (and flushing) ``out.tmp``
+
+    The rename is atomic when both paths are on one filesystem, so readers see either
+    the old file or the complete new one.  Afterwards the directory holding ``dst`` is
+    synced to disk, so the new name survives a crash.  Syncing the file's own contents
+    (``os.fsync``) before the move is the caller's job.
+
+    Parameters
+    ----------
+    src, dst : str
+        Paths; ``dst`` is replaced if it exists.
+    """
+    # Imported at call time (and looked up on the module, which tests may patch).
+    from .backends import file_store
+    os.rename(src, dst)
+    file_store.fsync_dir(dst)
+
+
+def glob_sort(pat):
+    """Return the paths matching a glob pattern, sorted.
+
+    Usage: ``glob_sort('data/*.csv')``
+
+    Parameters
+    ----------
+    pat : str
+        A pattern for ``glob.glob``.
+
+    Returns
+    -------
+    paths : list of str
+    """
+    return sorted(glob.glob(pat))
+
+
+def cached_glob(pat):
+    """Glob once and remember the answer, so later runs see the same file list.
+
+    Usage: ``for fname in cached_glob('data/*.csv'): process(fname)``
+
+    Creates a task named ``jug.utils.glob_sort`` (visible in ``jug status``), runs it
+    now if it has no stored result, and returns its value.  Files added later are
+    therefore not seen until that task is invalidated; this keeps the tasks created
+    from the list (and their hashes) stable while the directory changes.
+
+    Parameters
+    ----------
+    pat : str
+        A pattern for ``glob.glob``.
+
+    Returns
+    -------
+    paths : list of str
+        Sorted.
+    """
+    return CachedFunction(glob_sort, pat)
 
 
 # --------------------------------------------------------------------------------------

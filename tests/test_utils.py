@@ -1,4 +1,5 @@
-"""Tests of jug.utils: identity and task selection (SPEC.md §2.2, §4.7, §5.5)."""
+"""Tests of jug.utils: identity, task selection, CustomHash, timed_path, jug_execute,
+sync_move and cached_glob (SPEC.md §2.2, §2.4, §4.7, §5.5)."""
 import argparse
 
 import pytest
@@ -60,6 +61,12 @@ def test_all_lists_existing_names():
     import jug.utils
     assert 'identity' in jug.utils.__all__
     assert all(hasattr(jug.utils, name) for name in jug.utils.__all__)
+
+
+def test_all_is_the_spec_list():
+    import jug.utils
+    assert sorted(jug.utils.__all__) == sorted(
+        ['timed_path', 'identity', 'jug_execute', 'CustomHash', 'sync_move', 'cached_glob'])
 
 
 # ------------------------------------------------------------------ loose --pattern
@@ -245,3 +252,250 @@ def test_help_mentions_action(capsys):
     assert '--pattern PATTERN' in out
     assert '--target NAME, --invalid NAME' in out
     assert 'execute only the tasks' in out
+
+
+# ------------------------------------------------------------------------ CustomHash
+
+def test_custom_hash_vector():
+    from jug.hash import hash_one
+    from jug.utils import CustomHash
+    assert hash_one(CustomHash(5, lambda x: b'abc')) == \
+        b'2652f7bade454597149c574d6f3ffd2a2fd22a4e'
+
+
+def test_custom_hash_uses_the_function_only():
+    from jug.hash import hash_one
+    from jug.utils import CustomHash
+    calls = []
+
+    def fn(obj):
+        calls.append(obj)
+        return b'same'
+
+    ch = CustomHash([1, 2], fn)
+    assert ch.obj == [1, 2]
+    assert ch.hash_function is fn
+    assert hash_one(ch) == hash_one(CustomHash([3], fn))
+    assert calls == [[1, 2], [3]]
+    assert Task(sorted, ch).hash() != Task(sorted, [1, 2]).hash()
+
+
+def test_custom_hash_value_and_dependencies(dict_store):
+    from jug.utils import CustomHash
+    t = Task(sorted, [3, 1, 2])
+    ch = CustomHash(t, lambda obj: b'x')
+    user = Task(len, ch)
+    assert list(user.dependencies()) == [t]
+    assert not user.can_run()
+    t.run()
+    assert value(ch) == [1, 2, 3]
+    assert user.run() == 3
+
+
+def test_custom_hash_of_plain_value(dict_store):
+    from jug.utils import CustomHash
+    user = Task(len, CustomHash('abcd', lambda obj: b'x'))
+    assert list(user.dependencies()) == []
+    assert user.run() == 4
+    assert 'CustomHash' in repr(user)
+
+
+# ------------------------------------------------------------------------ timed_path
+
+def test_hash_with_mtime_size(tmp_path):
+    import os
+    from jug.hash import hash_one
+    from jug.utils import hash_with_mtime_size
+    path = str(tmp_path / 'f.txt')
+    with open(path, 'w') as f:
+        f.write('hello')
+    os.utime(path, (1_000_000_000.5, 1_000_000_000.5))
+    assert hash_with_mtime_size(path) == hash_one((path, 1_000_000_000.5, 5))
+
+
+def test_timed_path_changes_with_mtime(tmp_path):
+    import os
+    from jug.utils import CustomHash, timed_path
+    path = str(tmp_path / 'input.txt')
+    with open(path, 'w') as f:
+        f.write('abc')
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    tp = timed_path(path)
+    assert isinstance(tp, CustomHash)
+    before = tp.__jug_hash__()
+    task_before = Task(len, timed_path(path)).hash()
+    assert timed_path(path).__jug_hash__() == before   # nothing changed
+    with open(path, 'w') as f:                         # same size, new content
+        f.write('xyz')
+    os.utime(path, (1_600_000_002, 1_600_000_002))
+    assert timed_path(path).__jug_hash__() != before
+    assert Task(len, timed_path(path)).hash() != task_before
+
+
+def test_timed_path_changes_with_size(tmp_path):
+    import os
+    from jug.utils import timed_path
+    path = str(tmp_path / 'input.txt')
+    with open(path, 'w') as f:
+        f.write('abc')
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    before = timed_path(path).__jug_hash__()
+    with open(path, 'w') as f:
+        f.write('abcd')
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    assert timed_path(path).__jug_hash__() != before
+
+
+def test_timed_path_value_is_the_path(tmp_path, dict_store):
+    import os
+    from jug.utils import timed_path
+    path = str(tmp_path / 'input.txt')
+    with open(path, 'w') as f:
+        f.write('abc')
+    assert value(timed_path(path)) == path
+    assert Task(os.path.basename, timed_path(path)).run() == 'input.txt'
+
+
+def test_timed_path_missing_file(tmp_path):
+    from jug.utils import timed_path
+    with pytest.raises(FileNotFoundError):
+        timed_path(str(tmp_path / 'missing')).__jug_hash__()
+
+
+# ------------------------------------------------------------------------ jug_execute
+
+def test_jug_execute_is_a_task_generator():
+    from jug.hash import hash_one
+    from jug.task import TaskGenerator
+    from jug.utils import jug_execute
+    assert isinstance(jug_execute, TaskGenerator)
+    t = jug_execute(['true'])
+    assert t.name == 'jug.utils.jug_execute'
+    assert t.args == (['true'],)
+    hash_one(jug_execute)   # picklable: reachable as jug.utils.jug_execute
+
+
+def test_jug_execute_success(dict_store):
+    import sys
+    from jug.utils import jug_execute
+    t = jug_execute([sys.executable, '-c', 'pass'], return_value={'ok': 1})
+    assert t.run() == {'ok': 1}
+    assert jug_execute([sys.executable, '-c', 'pass']).run() is None
+
+
+def test_jug_execute_failure(dict_store):
+    import sys
+    from jug.utils import jug_execute
+    args = [sys.executable, '-c', 'import sys; sys.exit(3)']
+    t = jug_execute(args)
+    with pytest.raises(SystemError) as e:
+        t.run()
+    assert repr(args) in str(e.value)
+    assert '3' in str(e.value).replace(repr(args), '')
+    assert not t.can_load()
+
+
+def test_jug_execute_unchecked_failure(dict_store):
+    import sys
+    from jug.utils import jug_execute
+    args = [sys.executable, '-c', 'import sys; sys.exit(3)']
+    assert jug_execute(args, check_exit=False, return_value=7).run() == 7
+
+
+def test_jug_execute_runs_after(dict_store, tmp_path):
+    import sys
+    from jug.utils import jug_execute
+    out = tmp_path / 'out.txt'
+    first = Task(sorted, [2, 1])
+    t = jug_execute([sys.executable, '-c', f'open({str(out)!r}, "w").write("done")'],
+                    run_after=first)
+    assert list(t.dependencies()) == [first]
+    assert not t.can_run()
+    first.run()
+    t.run()
+    assert out.read_text() == 'done'
+
+
+# ------------------------------------------------------------------------ sync_move
+
+def test_sync_move(tmp_path, monkeypatch):
+    import jug.backends.file_store
+    from jug.utils import sync_move
+    synced = []
+    monkeypatch.setattr(jug.backends.file_store, 'fsync_dir', synced.append)
+    src = tmp_path / 'a.tmp'
+    dst = tmp_path / 'sub' / 'a.txt'
+    dst.parent.mkdir()
+    dst.write_text('old')
+    src.write_text('new')
+    sync_move(str(src), str(dst))
+    assert not src.exists()
+    assert dst.read_text() == 'new'
+    assert synced == [str(dst)]
+
+
+def test_sync_move_really_syncs(tmp_path):
+    from jug.utils import sync_move
+    src = tmp_path / 'a'
+    src.write_bytes(b'x')
+    sync_move(str(src), str(tmp_path / 'b'))
+    assert (tmp_path / 'b').read_bytes() == b'x'
+
+
+def test_sync_move_missing_source(tmp_path):
+    from jug.utils import sync_move
+    with pytest.raises(FileNotFoundError):
+        sync_move(str(tmp_path / 'nothing'), str(tmp_path / 'b'))
+
+
+# ------------------------------------------------------------------------ cached_glob
+
+def make_files(directory, names):
+    for name in names:
+        (directory / name).write_text(name)
+
+
+def test_glob_sort(tmp_path):
+    from jug.utils import glob_sort
+    make_files(tmp_path, ['c.txt', 'a.txt', 'b.txt', 'x.csv'])
+    pat = str(tmp_path / '*.txt')
+    assert glob_sort(pat) == [str(tmp_path / n) for n in ['a.txt', 'b.txt', 'c.txt']]
+    assert glob_sort(str(tmp_path / '*.none')) == []
+
+
+def test_cached_glob_runs_then_loads(tmp_path):
+    from jug.backends.file_store import file_store
+    from jug.utils import cached_glob, glob_sort
+    jug.task.Task.store = file_store(str(tmp_path / 'jugdata'))
+    data = tmp_path / 'data'
+    data.mkdir()
+    make_files(data, ['b.txt', 'a.txt'])
+    pat = str(data / '*.txt')
+    expected = [str(data / 'a.txt'), str(data / 'b.txt')]
+
+    assert cached_glob(pat) == expected
+    [t] = jug.task.alltasks
+    assert t.name == 'jug.utils.glob_sort'
+    assert t.f is glob_sort
+    assert t.can_load()
+
+    # A new file is not seen: the second call loads the stored list.
+    make_files(data, ['0.txt'])
+    jug.task.alltasks = []
+    loaded = cached_glob(pat)
+    assert loaded == expected
+    [t2] = jug.task.alltasks
+    assert t2.hash() == t.hash()
+    assert t2.is_loaded()
+
+
+# ------------------------------------------------------------------------ imports
+
+def test_vocabulary_modules_import_cheaply():
+    import subprocess
+    import sys
+    code = ('import sys, jug, jug.utils, jug.io, jug.unsafe; '
+            'print(sorted(m for m in ("numpy", "yaml", "subprocess") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == '[]'
