@@ -19,6 +19,18 @@ from .utils import identity
 __all__ = ['mapreduce', 'map', 'currymap', 'reduce']
 
 
+def _as_sequence(inputs):
+    """Return ``inputs`` if it has ``len`` and slicing, else its elements as a list.
+
+    Generators and other iterators are consumed once, here; sequences are kept as
+    they are, so their slices (and the hashes of the tasks built on them) are those
+    Jug 2.7 computes.
+    """
+    if hasattr(inputs, '__len__') and hasattr(inputs, '__getitem__'):
+        return inputs
+    return list(inputs)
+
+
 def _break_up(lst, step):
     """Yield the consecutive slices ``lst[0:step]``, ``lst[step:2*step]``, ...
 
@@ -85,8 +97,9 @@ def mapreduce(reducer, mapper, inputs, map_step=4, reduce_step=8):
         ``reducer(a, b)`` combines two results (a function or a TaskGenerator).
     mapper : callable or None
         Applied to each input (None: the inputs themselves are reduced).
-    inputs : sequence
-        Anything with ``len`` and slicing; it may contain tasks.
+    inputs : iterable
+        A sequence (its slices become the tasks' arguments) or any iterable (consumed
+        into a list); it may contain tasks.
     map_step : int, optional
         Inputs per first-level task (default 4).
     reduce_step : int, optional
@@ -98,7 +111,7 @@ def mapreduce(reducer, mapper, inputs, map_step=4, reduce_step=8):
         The task whose value is the final result (for no inputs, ``identity([])``).
     """
     tasks = [Task(_jug_map_reduce, reducer, mapper, block)
-             for block in _break_up(inputs, map_step)]
+             for block in _break_up(_as_sequence(inputs), map_step)]
     while len(tasks) > 1:
         tasks = [Task(_jug_reduce, reducer, group) for group in _break_up(tasks, reduce_step)]
     if not tasks:
@@ -137,8 +150,9 @@ def map(mapper, seq, map_step=4):
     ----------
     mapper : callable
         A function or a TaskGenerator.
-    seq : sequence
-        Anything with ``len`` and slicing; it may contain tasks.
+    seq : iterable
+        A sequence (its slices become the tasks' arguments) or any iterable (consumed
+        into a list); it may contain tasks.
     map_step : int, optional
         Elements per task (default 4).
 
@@ -152,6 +166,7 @@ def map(mapper, seq, map_step=4):
     mapper = _get_function(mapper)
     if map_step == 1:
         return [Task(mapper, x) for x in seq]
+    seq = _as_sequence(seq)
     blocks = [Task(_jug_map, mapper, block) for block in _break_up(seq, map_step)]
     return block_access(blocks, map_step, len(seq))
 
@@ -178,7 +193,7 @@ def currymap(mapper, seq, map_step=4):
     if map_step == 1:
         return [Task(mapper, *args) for args in seq]
     results = []
-    for block in _break_up(seq, map_step):
+    for block in _break_up(_as_sequence(seq), map_step):
         task = Task(_jug_map_curry, mapper, block)
         results.extend(task[i] for i in range(len(block)))
     return results

@@ -206,6 +206,13 @@ class Task(TaskletMixin):
         return self.__jug_hash__()
 
     def __jug_hash__(self):
+        # Runs once per task (the hash is then cached).  Hashing a task hashes its
+        # dependencies; if some are not hashed yet, hash them first, deepest first and
+        # without recursion, so that chains longer than the recursion limit work.
+        for dep in self.dependencies():
+            if '__jug_hash__' not in dep.__dict__:
+                _cache_dependency_hashes(self)
+                break
         return self._compute_set_hash()
 
     def _compute_set_hash(self):
@@ -257,6 +264,22 @@ class Task(TaskletMixin):
 
 def _constant(key):
     return key
+
+
+def _cache_dependency_hashes(t):
+    """Compute and cache the hashes of ``t``'s transitive dependencies, iteratively."""
+    visited = {id(t)}
+    stack = [(t, t.dependencies())]
+    while stack:
+        task, deps = stack[-1]
+        dep = next(deps, _EXHAUSTED)
+        if dep is _EXHAUSTED:
+            stack.pop()
+            if task is not t:
+                task.__jug_hash__()
+        elif id(dep) not in visited and '__jug_hash__' not in dep.__dict__:
+            visited.add(id(dep))
+            stack.append((dep, dep.dependencies()))
 
 
 class Tasklet(TaskletMixin):
