@@ -4,14 +4,13 @@ An ``Options`` object answers an attribute from itself or, failing that, from th
 next object in its chain: command line > closest local jugrc > ... > global jugrc >
 defaults > subcommand defaults (SPEC.md §4.1–4.3).
 
-Layer 4.  The subcommand framework (``jug.subcommands``) sits above this module but
-owns the subcommand defaults and parsers; it is reached by name, at first use, through
-``_cmdapi()`` so that this module never imports upward at load time.
+Layer 4.  It imports the subcommand framework (``jug.subcommands``, whose
+``__init__`` imports nothing from this module) for the subcommands' defaults and
+parsers; the command modules themselves are plug-ins that the framework imports by
+name the first time they are needed.
 """
 import argparse
 import configparser
-import copy
-import importlib
 import logging
 import os
 import sys
@@ -19,6 +18,8 @@ from datetime import date
 
 from .backends.select import select
 from .jug_version import __version__
+from .optionchain import Options
+from .subcommands import cmdapi
 from .task import Task
 
 __all__ = ['Options', 'default_options', 'parse', 'set_jugdir']
@@ -30,67 +31,8 @@ _LOCAL_CONFIG_NAMES = ('.jugrc', 'jugrc')
 _FALSE_STRINGS = ('', '0', 'false', 'off', 'no', 'n')
 
 
-class Options:
-    """A link of the options chain: attributes not set here come from ``next``.
-
-    Usage: ``opts = Options(default_options); opts.jugdir = 'x.jugdata'``
-
-    Parameters
-    ----------
-    next : Options or None
-        Where missing attributes are looked up.
-    autoinit : callable or False, optional
-        Called once with this object on the first failed attribute lookup (used to
-        fill the defaults lazily).
-    """
-
-    def __init__(self, next, autoinit=False):
-        self.next = next
-        self._autoinit = autoinit
-
-    def __getattr__(self, name):
-        # Only called when normal lookup failed.  Dunder names (deepcopy, pickle
-        # protocols) must fail plainly, and must not trigger the autoinit.
-        if name.startswith('__') and name.endswith('__'):
-            raise AttributeError(name)
-        autoinit = self.__dict__.get('_autoinit')
-        if autoinit:
-            self._autoinit = False
-            autoinit(self)
-            return getattr(self, name)
-        following = self.__dict__.get('next')
-        if following is None:
-            raise AttributeError(name)
-        return getattr(following, name)
-
-    def _run_pending_autoinit(self):
-        autoinit = self.__dict__.get('_autoinit')
-        if autoinit:
-            self._autoinit = False
-            autoinit(self)
-        following = self.__dict__.get('next')
-        if isinstance(following, Options):
-            following._run_pending_autoinit()
-
-    def update(self, values):
-        """Set every ``key: value`` of the dict ``values`` as an attribute."""
-        for key, val in values.items():
-            setattr(self, key, val)
-
-    def copy(self):
-        """Return an independent, fully initialised deep copy of the whole chain."""
-        self._run_pending_autoinit()
-        return copy.deepcopy(self)
-
-
-def _cmdapi():
-    """Return the subcommand manager, importing the framework on first use."""
-    return importlib.import_module('jug.subcommands').cmdapi
-
-
 def load_default_options(opt):
     """Fill ``opt`` with jug's defaults (the autoinit of ``default_options``)."""
-    cmdapi = _cmdapi()
     cmdapi.load_builtin_commands()
     opt.jugdir = '%(jugfile)s.jugdata'
     opt.jugfile = 'jugfile.py'
@@ -231,7 +173,6 @@ def add_common_options(parser):
 
 def build_parser():
     """Return the ``argparse`` parser of the ``jug`` command with every subcommand."""
-    cmdapi = _cmdapi()
     parser = argparse.ArgumentParser(prog='jug', description=cmdapi.usage(_print=False, exit=False),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=__version__)
@@ -294,7 +235,7 @@ def parse(args=None, optionsfile=None):
     if args is None:
         args = sys.argv[1:]
     if not args:
-        _cmdapi().usage(exit=True)
+        cmdapi.usage(exit=True)
     args = list(args)
     # Everything after a `--` goes to the jugfile untouched (argparse would otherwise
     # reject options after the positional arguments).

@@ -4,8 +4,10 @@ Each module in this package defines one command by instantiating a ``SubCommand`
 subclass, which registers it with ``cmdapi`` (SPEC.md §4.9).  Users add commands in
 ``~/.config/jug/jug_user_commands.py``.
 
-Layer 5.  This ``__init__`` imports only ``jug.options`` (for the ``Options`` class);
-the command modules are imported by name when the registry is first used.
+This ``__init__`` is the framework only: it imports nothing from the runtime (just
+``jug.optionchain`` and ``jug.jug_version``), so that ``jug.options`` can build its
+parser from it.  The command modules (layer 5) are plug-ins, imported by name when
+the registry is first used.
 """
 import abc
 import importlib
@@ -16,7 +18,7 @@ import traceback
 import warnings
 
 from ..jug_version import CITATION
-from ..options import Options
+from ..optionchain import Options
 
 __all__ = ['cmdapi', 'SubCommand', 'SubCommandError', 'NoSuchCommandError']
 
