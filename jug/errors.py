@@ -27,6 +27,10 @@ class JugfileError(JugError):
     """The jugfile is missing, unreadable, or cannot be compiled or imported."""
 
 
+class JugfileNotFoundError(JugfileError, FileNotFoundError):
+    """The jugfile does not exist."""
+
+
 class StoreError(JugError):
     """The store (jugdir) cannot be read or written."""
 
@@ -35,6 +39,21 @@ class OptionError(JugError):
     """An option value is invalid."""
 
     exit_code = 2
+
+
+def mark_store_error(error: BaseException, message: str) -> BaseException:
+    """Note on ``error`` (raised by a store) the one-line message ``main`` shows for it.
+
+    The exception itself propagates unchanged (callers may catch its own type, e.g.
+    ``PermissionError``); only ``main`` reads the message.
+    """
+    error.jug_store_message = message
+    return error
+
+
+def store_error_message(error: BaseException):
+    """Return the message ``mark_store_error`` put on ``error``, or None."""
+    return getattr(error, 'jug_store_message', None)
 
 
 class MissingPackageError(JugError):

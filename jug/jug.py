@@ -12,7 +12,7 @@ import types
 
 from . import task as _task_module
 from .barrier import BarrierError
-from .errors import JugError, JugfileError, StoreError
+from .errors import JugError, JugfileError, JugfileNotFoundError, mark_store_error, store_error_message
 from .hooks import jug_hook
 from .options import parse, set_jugdir
 from .utils import prepare_matcher_from_options
@@ -21,6 +21,8 @@ silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
 
 _is_jug_running = False
 
+#: Exit code when the store cannot be used (as for any other user error).
+EXIT_STORE_ERROR = 1
 #: Exit code after Ctrl-C (SIGINT), the shell's convention of 128 + signal number.
 EXIT_INTERRUPTED = 130
 
@@ -55,12 +57,12 @@ class ExecutionState:
 
 def _jugfile_error(jugfile, error, on_error):
     """Report an error raised while loading the jugfile (SPEC.md §5.1)."""
-    if isinstance(error, JugfileError):
-        raise error
     logging.critical(f"Could not import file '{jugfile}' (error: {error})")
     if on_error == 'propagate':
         raise error
-    if isinstance(error, SyntaxError):
+    if isinstance(error, JugfileError):
+        pass  # the file could not be read: the line above says it all
+    elif isinstance(error, SyntaxError):
         sys.stdout.write(''.join(traceback.format_exception_only(type(error), error)))
     else:
         # Show the jugfile's frames, not init's own.
@@ -74,7 +76,7 @@ def _read_jugfile(jugfile):
         with open(jugfile, 'rb') as source:
             return source.read()
     except FileNotFoundError:
-        raise JugfileError(f"jugfile '{jugfile}' not found") from None
+        raise JugfileNotFoundError(f"jugfile '{jugfile}' not found") from None
     except IsADirectoryError:
         raise JugfileError(f"jugfile '{jugfile}' is a directory, not a Python file") from None
     except OSError as e:
@@ -169,12 +171,13 @@ def _take_runnable_batch(tasks, options, state):
 
 
 def _take_lock(t):
-    """``t.lock()``, with an unusable jugdir reported as a StoreError."""
+    """``t.lock()``; an OSError (an unusable jugdir) is marked for ``main`` to report."""
     try:
         return t.lock()
     except OSError as e:
-        raise StoreError(f'cannot create the lock of task {t.name} in the jug data '
-                         f'directory: {e}') from e
+        mark_store_error(e, f'cannot create the lock of task {t.name} in the jug data '
+                            f'directory: {e}')
+        raise
 
 
 def _run_one(t, options, state, queued, previous):
@@ -275,17 +278,16 @@ def main(argv=None):
     options = parse(argv[1:])
     store = None
     try:
-        if options.subcommand not in _SELF_INITIALISING:
-            store, jugspace = init(options.jugfile, options.jugdir,
-                                   on_error='propagate' if options.pdb else 'exit')
-        else:
+        try:
             jugspace = None
-        retval = _run_subcommand(options, store, jugspace)
-    except JugError as e:
-        if options.debug:
-            traceback.print_exc()
-        sys.stderr.write(f'jug: error: {e}\n')
-        retval = e.exit_code
+            if options.subcommand not in _SELF_INITIALISING:
+                store, jugspace = init(options.jugfile, options.jugdir,
+                                       on_error='propagate' if options.pdb else 'exit')
+            retval = _run_subcommand(options, store, jugspace)
+        except Exception as e:
+            retval = _report(options, e)
+            if retval is None:
+                raise
     except KeyboardInterrupt:
         sys.stderr.write('jug: interrupted\n')
         retval = EXIT_INTERRUPTED
@@ -296,18 +298,28 @@ def main(argv=None):
 
 
 def _run_subcommand(options, store, jugspace):
-    from .subcommands import cmdapi  # the framework sits above this layer (DESIGN.md)
-    try:
-        return cmdapi.run(options.subcommand, options=options, store=store, jugspace=jugspace)
-    except JugError:
-        raise
-    except Exception as e:
-        if not options.pdb:
-            raise
-        if not getattr(e, '_jug_debugged', False):
-            from .internal.debugger import debug_exception  # looked up at call time
-            debug_exception()
-        return 1
+    from .subcommands import cmdapi  # the command modules sit above this layer
+    return cmdapi.run(options.subcommand, options=options, store=store, jugspace=jugspace)
+
+
+def _report(options, error):
+    """Handle an exception that reached ``main``; return the exit code, or None to let
+    it propagate (a bug or a task's error: Python prints the traceback, exit 1).
+
+    Must be called while ``error`` is being handled (the debugger inspects it).
+    """
+    message = str(error) if isinstance(error, JugError) else store_error_message(error)
+    if message is not None:
+        if options.debug:
+            traceback.print_exc()
+        sys.stderr.write(f'jug: error: {message}\n')
+        return getattr(error, 'exit_code', EXIT_STORE_ERROR)
+    if not options.pdb:
+        return None
+    if not getattr(error, '_jug_debugged', False):
+        from .internal.debugger import debug_exception  # looked up at call time
+        debug_exception()
+    return 1
 
 
 def main_execute():

@@ -246,16 +246,16 @@ def parse(args=None, optionsfile=None):
     parsed = build_parser().parse_args(args)
     chain = read_configuration_file(optionsfile, default_options)
     options = Options(chain)
-    user_args = parsed.user_args + passthrough
+    parsed.user_args = parsed.user_args + passthrough
     for key, val in vars(parsed).items():
-        if val is not None and key != 'user_args':
+        if val is not None:
             setattr(options, key, val)
     if options.pdb:
         options.debug = True
     _set_logging_level(options.verbose)
     options.jugdir = options.jugdir % {'date': date.today().strftime('%Y-%m-%d'),
                                        'jugfile': options.jugfile[:-3]}
-    sys.argv[:] = [options.jugfile] + user_args
+    sys.argv[:] = [options.jugfile] + parsed.user_args
     return options
 
 

@@ -21,7 +21,8 @@ def test_missing_jugfile(run_jug, tmp_path, command):
     extra = ['--name', 'x'] if command == 'invalidate' else []
     result = run_jug(command, 'nothere.py', *extra)
     assert result.returncode == 1
-    assert _error_lines(result.stderr) == ["jug: error: jugfile 'nothere.py' not found"]
+    assert _error_lines(result.stderr) == [
+        "CRITICAL:root:Could not import file 'nothere.py' (error: jugfile 'nothere.py' not found)"]
     assert not (tmp_path / 'nothere.jugdata').exists()
 
 

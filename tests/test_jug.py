@@ -155,3 +155,74 @@ def test_signal_releases_lock_and_exits(tmp_path, sig, code):
     assert os.listdir(tmp_path / 'slow.jugdata' / 'locks') == []
     assert not list((tmp_path / 'slow.jugdata').glob('tempfiles/*'))
     assert b'Traceback' not in stderr
+
+
+def test_dict_store_file_is_saved_by_execute(tmp_path):
+    (tmp_path / 'jf.py').write_text(JUGFILE)
+    for args in (('execute', 'jf.py', '--will-cite'), ('status', 'jf.py', '--short')):
+        result = subprocess.run(jug_command(*args, '--jugdir', 'dict_store:saved.pickle'),
+                                cwd=tmp_path, env=jug_env(), capture_output=True, text=True)
+        assert 'Exception ignored' not in result.stderr
+    assert result.stdout.strip() == 'All tasks complete (2 tasks).'
+    import pickle
+    with open(tmp_path / 'saved.pickle', 'rb') as f:
+        saved = pickle.load(f)
+    assert sum(1 for key in saved if key.startswith(b'result:')) == 2
+
+
+def test_pdb_on_a_broken_jugfile_starts_the_debugger(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'broken.py').write_text('raise ValueError("broken")\n')
+    calls = []
+    monkeypatch.setattr('jug.internal.debugger.debug_exception',
+                        lambda: calls.append(sys.exc_info()[0]))
+    for command in ('count', 'execute'):
+        with pytest.raises(SystemExit) as info:
+            main(['jug', command, 'broken.py', '--jugdir', 'dict_store', '--pdb'])
+        assert info.value.code == 1
+    assert calls == [ValueError, ValueError]
+    sys.modules.pop('broken', None)
+
+
+def test_missing_jugfile_in_init(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        init('missing.py', 'dict_store', on_error='propagate')
+    with pytest.raises(SystemExit) as info:
+        init('missing.py', 'dict_store')
+    assert info.value.code == 1
+
+
+class _BrokenLock:
+    def get(self):
+        raise PermissionError(13, 'Permission denied', 'locks/x.lock')
+
+    def release(self):
+        raise AssertionError('a lock that was not taken must not be released')
+
+
+def test_lock_errors_propagate_unwrapped(monkeypatch):
+    from jug.jug import ExecutionState, execution_loop
+    from jug.options import default_options
+    store = dict_store()
+    monkeypatch.setattr(store, 'getlock', lambda name: _BrokenLock())
+    jug.task.Task.store = store
+    t = jug.task.Task(abs, -1)
+    options = default_options.copy()
+    with pytest.raises(PermissionError):
+        execution_loop([t], options, ExecutionState())
+    options.execute_keep_going = True
+    state = ExecutionState()
+    assert execution_loop([t], options, state) is True
+    assert state.failed == set()  # not marked failed: a later pass retries it
+
+
+def test_unusable_lock_directory_is_one_error_line(tmp_path):
+    (tmp_path / 'jf.py').write_text(JUGFILE)
+    (tmp_path / 'jf.jugdata').mkdir()
+    (tmp_path / 'jf.jugdata' / 'locks').write_text('not a directory')
+    result = subprocess.run(jug_command('execute', 'jf.py'), cwd=tmp_path, env=jug_env(),
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith('jug: error: cannot create the lock')
+    assert 'Traceback' not in result.stderr

@@ -179,3 +179,10 @@ def test_no_import_cycle_between_options_and_the_framework():
     internal = {node.module for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.level > 0}
     assert internal == {'optionchain', 'jug_version'}
+
+
+def test_parse_keeps_user_args(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    opts = parse(['execute', 'f.py', 'a', 'b', '--', '--x'])
+    assert opts.user_args == ['a', 'b', '--x']
+    assert sys.argv == ['f.py', 'a', 'b', '--x']

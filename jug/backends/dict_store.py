@@ -10,6 +10,7 @@ Must not import ``jug.task`` or anything above layer 1.
 """
 from __future__ import annotations
 
+import os
 import pickle
 from collections import defaultdict
 
@@ -141,8 +142,11 @@ class dict_store(base_store):
         """Write the dict to the backend file (if any) and forget the backend."""
         backend = getattr(self, 'backend', None)
         if backend is not None:
-            with open(backend, 'wb') as f:
+            # write a new file, then rename it: a failed write leaves the old one intact
+            partial = backend + '.partial'
+            with open(partial, 'wb') as f:
                 pickle.dump(self.store, f)
+            os.replace(partial, backend)
             self.backend = None
 
     __del__ = close

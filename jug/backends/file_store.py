@@ -577,7 +577,7 @@ class file_store(base_store):
             if lock.get():
                 break
             import logging  # lazy: only needed when the pack lock is contended
-            logging.getLogger(__name__).warning(
+            logging.warning(
                 'jug: the pack of %s is locked by another process (%s); '
                 'waiting %s s (attempt %s of %s)',
                 self.jugdir, lock.fullname, delay, attempt + 1, PACK_LOCK_TRIES)

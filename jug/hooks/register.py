@@ -41,16 +41,18 @@ def register_hook(name, f=None):
 def register_hook_once(name, code, f):
     """Register ``f`` on ``name`` only the first time the pair ``(name, code)`` is seen.
 
-    Usage: ``register_hook_once('execute.task-executed1', 'my-counter', f)``
+    Usage: ``register_hook_once('execute.task-executed1', 'my-counter', f)``; with
+    ``f=None`` (first time only) it returns a decorator.
     """
     _check_name(name)
-    if f is None:
-        raise NotImplementedError('register_hook_once cannot be used as a decorator')
     key = (name, code)
     if key in _registered:
+        if f is None:
+            raise NotImplementedError('register_hook_once: a repeated registration '
+                                      'cannot be used as a decorator')
         return
     _registered.add(key)
-    _hooks[name].append(f)
+    return register_hook(name, f)
 
 
 def unregister_hook(name, f):

@@ -99,23 +99,27 @@ class ExecuteCommand(SubCommand):
         state = ExecutionState()
         store = None
         failures = False
-        while True:
-            del tasks[:]
-            store, jugspace = init(options.jugfile, options.jugdir,
-                                   on_error='propagate' if options.pdb else 'exit',
-                                   store=store)
-            if options.debug:
-                for t in tasks:  # creation order: each hash needs one level only
-                    t.hash()
-            executed_before = stats.total_executed()
-            failures |= execution_loop(tasks, options, state)
-            if not jugspace.get('__jug__hasbarrier__'):
-                return failures
-            if state.nr_waits >= options.execute_nr_wait_cycles:
-                return failures
-            if stats.total_executed() == executed_before:
-                time.sleep(options.execute_wait_cycle_time)
-                state.nr_waits += 1
+        try:
+            while True:
+                del tasks[:]
+                store, jugspace = init(options.jugfile, options.jugdir,
+                                       on_error='propagate' if options.pdb else 'exit',
+                                       store=store)
+                if options.debug:
+                    for t in tasks:
+                        t.hash()
+                executed_before = stats.total_executed()
+                failures |= execution_loop(tasks, options, state)
+                if not jugspace.get('__jug__hasbarrier__'):
+                    return failures
+                if state.nr_waits >= options.execute_nr_wait_cycles:
+                    return failures
+                if stats.total_executed() == executed_before:
+                    time.sleep(options.execute_wait_cycle_time)
+                    state.nr_waits += 1
+        finally:
+            if store is not None:
+                store.close()  # e.g. dict_store:FILE writes its file now
 
     def parse(self, parser):
         parser.add_argument('--wait-cycle-time', action='store', type=float,

@@ -69,6 +69,7 @@ def _status_nocache(options):
     ts = TaskStatus()
     for t in _task_module.alltasks:
         ts.add(task_state(t), t.name)
+    store.close()
     return ts
 
 
@@ -208,8 +209,10 @@ def _status_cached(options):
             update_status(memoize_store(store, list_base=True), ht, deps)
             create_sqlite3(connection, ht, deps)
         else:
-            store = memoize_store(select(options.jugdir), list_base=True)
-            save_dirty3(connection, update_status(store, ht, deps))
+            store = select(options.jugdir)
+            save_dirty3(connection, update_status(memoize_store(store, list_base=True),
+                                                  ht, deps))
+        store.close()
     ts = TaskStatus()
     for _, name, _, state in ht:
         ts.add(state, name)
