@@ -40,9 +40,11 @@ def _check(tmp_path, name):
                           env=jug_env()).returncode
 
 
+@pytest.mark.parametrize('extra', [[], ['--aggressive-unload'], ['--debug']],
+                         ids=['plain', 'aggressive-unload', 'debug'])
 @pytest.mark.parametrize('name', sorted(SCENARIOS))
-def test_scenario(tmp_path, monkeypatch, name):
-    for code, out, err in _run_workers(tmp_path, name):
+def test_scenario(tmp_path, monkeypatch, name, extra):
+    for code, out, err in _run_workers(tmp_path, name, *extra):
         assert code == 0, err
     assert _check(tmp_path, name) == 0
     monkeypatch.chdir(tmp_path)
@@ -98,3 +100,46 @@ def test_keep_failed_marks_it_once_for_all_workers(tmp_path):
     status = subprocess.run(jug_command('status', 'fail_before_barrier.py', '--short'),
                             cwd=tmp_path, env=jug_env(), capture_output=True, text=True)
     assert status.stdout.strip() == '0 tasks waiting to be run, 1 failed, 1 complete, (none active).'
+
+
+MUTATES = """
+import numpy as np
+from jug import TaskGenerator
+
+
+@TaskGenerator
+def mutate(arr):
+    arr[0] = 99
+    return int(arr.sum())
+
+
+@TaskGenerator
+def creates_task(x):
+    from jug import Task
+    Task(abs, x)
+    return x
+
+
+result = mutate(np.arange(3))
+"""
+
+
+def test_debug_detects_an_argument_changed_by_its_task(tmp_path):
+    (tmp_path / 'mutates.py').write_text(MUTATES)
+    plain = subprocess.run(jug_command('execute', 'mutates.py', '--will-cite'), cwd=tmp_path,
+                           env=jug_env(), capture_output=True, text=True)
+    assert plain.returncode == 0
+    shutil.rmtree(tmp_path / 'mutates.jugdata')
+    debug = subprocess.run(jug_command('execute', 'mutates.py', '--debug'), cwd=tmp_path,
+                           env=jug_env(), capture_output=True, text=True)
+    assert debug.returncode == 1
+    assert 'hash of task mutates.mutate changed unexpectedly' in debug.stderr
+
+
+def test_debug_detects_a_task_created_by_a_task(tmp_path):
+    (tmp_path / 'creates.py').write_text(MUTATES.replace('result = mutate(np.arange(3))',
+                                                         'result = creates_task(1)'))
+    debug = subprocess.run(jug_command('execute', 'creates.py', '--debug'), cwd=tmp_path,
+                           env=jug_env(), capture_output=True, text=True)
+    assert debug.returncode == 1
+    assert 'created new tasks while running' in debug.stderr
