@@ -268,18 +268,9 @@ def _constant(key):
 
 def _cache_dependency_hashes(t):
     """Compute and cache the hashes of ``t``'s transitive dependencies, iteratively."""
-    visited = {id(t)}
-    stack = [(t, t.dependencies())]
-    while stack:
-        task, deps = stack[-1]
-        dep = next(deps, _EXHAUSTED)
-        if dep is _EXHAUSTED:
-            stack.pop()
-            if task is not t:
-                task.__jug_hash__()
-        elif id(dep) not in visited and '__jug_hash__' not in dep.__dict__:
-            visited.add(id(dep))
-            stack.append((dep, dep.dependencies()))
+    for task in _post_order([t], lambda dep: '__jug_hash__' not in dep.__dict__):
+        if task is not t:
+            task.__jug_hash__()
 
 
 class Tasklet(TaskletMixin):
@@ -416,30 +407,36 @@ def recursive_dependencies(t, max_level=-1):
                 stack.append((_dependencies_of(dep), level - 1))
 
 
+def _post_order(roots, enter=None):
+    """Yield the roots and what they depend on, dependencies first (iteratively).
+
+    Each task is yielded once; a dependency for which ``enter(dep)`` is false is
+    neither yielded nor walked into.
+    """
+    visited = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, _dependencies_of(root))]
+        while stack:
+            task, deps = stack[-1]
+            dep = next(deps, _EXHAUSTED)
+            if dep is _EXHAUSTED:
+                stack.pop()
+                yield task
+            elif id(dep) not in visited and (enter is None or enter(dep)):
+                visited.add(id(dep))
+                stack.append((dep, _dependencies_of(dep)))
+
+
 def topological_sort(tasks):
     """Sort ``tasks`` in place so that no task depends on a later one.
 
     Usage: ``topological_sort(tasks)``
     """
     wanted = {id(t) for t in tasks}
-    visited = set()
-    ordered = []
-    for root in tasks:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, root.dependencies())]
-        while stack:
-            task, deps = stack[-1]
-            dep = next(deps, _EXHAUSTED)
-            if dep is _EXHAUSTED:
-                stack.pop()
-                if id(task) in wanted:
-                    ordered.append(task)
-            elif id(dep) not in visited:
-                visited.add(id(dep))
-                stack.append((dep, _dependencies_of(dep)))
-    tasks[:] = ordered
+    tasks[:] = [t for t in _post_order(tasks) if id(t) in wanted]
 
 
 def value(elem):
