@@ -261,6 +261,10 @@ class Task(TaskletMixin):
         """Whether the task's lock is marked failed."""
         return self._get_lock().is_failed()
 
+    def is_stale(self):
+        """Whether the task's lock is held by a worker that is gone."""
+        return self._get_lock().is_stale()
+
 
 def _constant(key):
     return key

@@ -11,18 +11,25 @@ WAITING = 'waiting'
 READY = 'ready'
 RUNNING = 'running'
 FINISHED = 'finished'
+#: Locked by a worker that is gone (killed, or its lease expired); the next
+#: ``jug execute`` takes the lock over.  Jug 2.7 would show these as running.
+STALE = 'stale'
 #: Every state, in the order status tables show them.
-STATES = (FAILED, WAITING, READY, FINISHED, RUNNING)
+STATES = (FAILED, WAITING, READY, FINISHED, RUNNING, STALE)
 
 
-def classify(is_loadable, can_run, is_locked, is_failed):
-    """Return the state of a task from four zero-argument callables.
+def _never():
+    return False
 
-    Usage: ``classify(t.can_load, t.can_run, t.is_locked, t.is_failed)``
+
+def classify(is_loadable, can_run, is_locked, is_failed, is_stale=_never):
+    """Return the state of a task from zero-argument callables.
+
+    Usage: ``classify(t.can_load, t.can_run, t.is_locked, t.is_failed, t.is_stale)``
 
     A task with a stored result is finished; otherwise one whose inputs are not all
-    available is waiting; otherwise its lock decides: none → ready, held → running,
-    marked failed → failed.
+    available is waiting; otherwise its lock decides: none → ready, marked failed →
+    failed, held by a live worker → running, by a worker that is gone → stale.
     """
     if is_loadable():
         return FINISHED
@@ -30,9 +37,11 @@ def classify(is_loadable, can_run, is_locked, is_failed):
         return WAITING
     if not is_locked():
         return READY
-    return FAILED if is_failed() else RUNNING
+    if is_failed():
+        return FAILED
+    return STALE if is_stale() else RUNNING
 
 
 def task_state(t):
     """Return the state of the Task ``t`` (one of the constants of this module)."""
-    return classify(t.can_load, t.can_run, t.is_locked, t.is_failed)
+    return classify(t.can_load, t.can_run, t.is_locked, t.is_failed, t.is_stale)

@@ -8,6 +8,13 @@ are written once here and overridden by a store only when it can do them faster
 (DESIGN.md, habit 2).  ``tests/backends/test_store_contract.py`` runs every store
 through the same contract.
 
+A store may also keep a *run record* per key (a JSON-serialisable dict saying when,
+where and how a task ran; see :mod:`jug.records`).  ``save_record``, ``load_record``,
+``list_records`` and ``remove_records`` default to keeping no records, so a store
+without them stays correct.  Records are never results: ``list()`` does not list them
+and ``cleanup`` does not count them.  ``tests/backends/test_records.py`` is their
+contract.
+
 Must not import ``jug.task`` (or anything above layer 1): stores know tasks only as
 objects with a ``hash()`` method.
 """
@@ -28,11 +35,41 @@ def as_bytes(name) -> bytes:
     return name.encode('utf-8')
 
 
+def encode_record(record: dict) -> bytes:
+    """Return the stored form of a run record: compact UTF-8 JSON.
+
+    Usage: ``data = encode_record(record)``
+
+    Values JSON cannot represent are written as their ``repr`` (a record must never
+    make a task fail).
+    """
+    import json  # lazy: keeps `import jug` light
+    return json.dumps(record, separators=(',', ':'), default=repr).encode('utf-8')
+
+
+def parse_record(data: bytes) -> dict | None:
+    """Return the run record stored as `data` (JSON), or None if it is damaged.
+
+    Usage: ``record = parse_record(data)``
+
+    Damaged means: not UTF-8, not JSON, or JSON that is not an object.  It never raises
+    for such data: records are informative, and a bad one must not break ``status``.
+    """
+    import json  # lazy: keeps `import jug` light
+    try:
+        record = json.loads(data.decode('utf-8'))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
+
+
 class base_store:
     """Abstract store: persistence of results plus one lock per key.
 
     Usage: subclass it and implement ``dump, list, listlocks, can_load, load, remove,
     getlock, close`` (``cleanup`` and ``remove_locks`` have generic versions here).
+    A store that keeps run records also implements ``save_record, load_record,
+    list_records, remove_records`` and deletes the record in ``remove``.
 
     Parameters
     ----------
@@ -75,6 +112,52 @@ class base_store:
     def close(self):
         """Release resources held by the store."""
         raise NotImplementedError
+
+    # run records (optional primitives: the defaults keep no records) ------------------
+    def save_record(self, name, record: dict) -> None:
+        """Keep `record`, the run record of the task `name`, replacing any previous one.
+
+        Usage: ``store.save_record(t.hash(), finish_record(record, error))``
+
+        Parameters
+        ----------
+        name : bytes or str
+            The task's key (its hash).
+        record : dict
+            A JSON-serialisable dict (see :func:`jug.records.start_record`).
+
+        Notes
+        -----
+        Records are informative: a store may write them without the durability of a
+        result.  The default does nothing (a store without records).
+        """
+        pass
+
+    def load_record(self, name) -> dict | None:
+        """Return the run record of `name`, or None if there is none or it is damaged.
+
+        Usage: ``record = store.load_record(t.hash())``
+
+        Never raises for a damaged (unparsable) record: it is reported as absent.
+        """
+        return None
+
+    def list_records(self) -> list:
+        """Return the keys (bytes) that have a run record (``[]`` by default).
+
+        Usage: ``keys = store.list_records()``
+        """
+        return []
+
+    def remove_records(self, names: Iterable) -> None:
+        """Delete the run records of `names` (results are untouched; no error if absent).
+
+        Usage: ``store.remove_records([h1, h2])``
+
+        ``remove``, ``remove_many`` and ``cleanup`` call it (or do the same) so that a
+        record never outlives the result it describes.
+        """
+        pass
 
     # generic operations ---------------------------------------------------------------
     def remove_many(self, names: Iterable) -> set:
@@ -123,13 +206,16 @@ class base_store:
         Returns
         -------
         int
-            Number of results removed (locks are not counted).
+            Number of results removed (locks and run records are not counted).
         """
         keep = {as_bytes(t.hash()) for t in active}
         removed = 0
         for name in list(self.list()):
             if as_bytes(name) not in keep and self.remove(name):
                 removed += 1
+        stale = [name for name in self.list_records() if as_bytes(name) not in keep]
+        if stale:
+            self.remove_records(stale)
         if not keeplocks:
             self.remove_locks()
         return removed
@@ -172,3 +258,18 @@ class base_lock:
     def is_failed(self):
         """Return whether the lock is held and marked as failed."""
         raise NotImplementedError
+
+    def is_stale(self):
+        """Return whether the lock is held by a worker that is gone (default: never).
+
+        Stores with leased locks (the file store) override this; a stale lock is taken
+        over by the next ``get()``.
+        """
+        return False
+
+    def is_held_by_live_worker(self):
+        """Whether a live worker, other than this process, is known to hold the lock.
+
+        ``jug cleanup`` keeps such locks (unless forced).  Default: never known.
+        """
+        return False

@@ -10,6 +10,12 @@ Owns the on-disk layout of a jugdir, which Jug 2.7 workers share with us (SPEC �
   :data:`LOCK_PID_LINE`); a lock whose mtime is :data:`FAILED_LOCK_MTIME` is *failed*;
 * ``<jugdir>/packs/jugpack`` — optional pack of small results (``jug pack``).
 
+and, beside Jug's layout (Jug 2.7 ignores it; DESIGN.md "Extending without breaking"):
+
+* ``<jugdir>/records/<h[:2]>/<h[2:]>.json`` — the run record of key ``h``
+  (:mod:`jug.records`), created only when a record is saved.  Its directory name is
+  not two characters long, so ``list()`` never takes records for results.
+
 Also owns :class:`file_keepalive_store` (``file_keepalive:<dir>``), whose locks are kept
 fresh by a helper process (:mod:`jug.backends.file_keepalive_monitor`).
 
@@ -20,6 +26,7 @@ package is already in ``sys.modules``.  They are imported when a file needs them
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 import time
@@ -29,8 +36,10 @@ if TYPE_CHECKING:
     from typing import BinaryIO, Callable, Iterator
 
 from ..errors import MissingPackageError, StoreError
-from .base import as_bytes, base_lock, base_store
+from .base import as_bytes, base_lock, base_store, encode_record, parse_record
 from .encode import decode_from, encode_to
+from .leases import (DEFAULT_LEASE, _create_exclusive, heartbeat, lease_line, nodename,
+                     read_lock, stale_reason, take_over)
 
 __all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
            'file_keepalive_based_lock', 'fsync_dir', 'MAX_FILESIZE_IN_PACK']
@@ -60,6 +69,11 @@ KEEPALIVE_FAILED_AGE = 30 * 60
 PACK_LOCK_NAME = 'pack-save'
 #: How many times ``_modify_pack`` tries the pack lock (sleeping 1, 2, 4, ... s between).
 PACK_LOCK_TRIES = 10
+
+#: Run records live in ``<jugdir>/RECORDS_DIR/<h[:2]>/<h[2:]>RECORD_SUFFIX``.  The name
+#: is not two characters long, so Jug 2.7 and ``list()`` do not see records as results.
+RECORDS_DIR = 'records'
+RECORD_SUFFIX = '.json'
 
 #: Temporary result files are named with this many random ASCII letters.
 TEMPNAME_LENGTH = 24
@@ -113,17 +127,9 @@ def _random_tempname() -> str:
     return ''.join(_TEMPNAME_LETTERS[b % 52] for b in os.urandom(TEMPNAME_LENGTH))
 
 
-def _nodename() -> str:
-    try:
-        return os.uname().nodename  # what socket.gethostname() returns, without socket
-    except AttributeError:  # pragma: no cover (Windows)
-        import socket
-        return socket.gethostname()
-
-
 def _lock_text() -> bytes:
-    """The content of a new lock file: Jug 2.7's two lines."""
-    return (LOCK_PID_LINE.format(pid=os.getpid(), hostname=_nodename())
+    """Jug 2.7's two lines of a new lock file (a lease line of ours follows them)."""
+    return (LOCK_PID_LINE.format(pid=os.getpid(), hostname=nodename())
             + LOCK_CREATED_LINE.format(created=time.strftime(LOCK_TIME_FORMAT))).encode('utf-8')
 
 
@@ -161,6 +167,7 @@ class file_store(base_store):
             dname = dname[:-1]
         self.jugdir = dname
         self.compress_numpy = compress_numpy
+        self.lease = DEFAULT_LEASE
         self._created = False
         self.packed = self._read_pack()
 
@@ -186,6 +193,16 @@ class file_store(base_store):
 
     def _lockdir(self) -> str:
         return os.path.join(self.jugdir, 'locks')
+
+    def _recorddir(self) -> str:
+        """Return the directory of run records, ``<jugdir>/records``."""
+        return os.path.join(self.jugdir, RECORDS_DIR)
+
+    def _getrecordname(self, name) -> str:
+        """Return the path of the run record of key `name` (``records/xx/yyyy....json``)."""
+        if isinstance(name, bytes):
+            name = name.decode('utf-8')
+        return os.path.join(self.jugdir, RECORDS_DIR, name[:2], name[2:] + RECORD_SUFFIX)
 
     def create(self) -> None:
         """Create the jugdir and its ``tempfiles`` directory (no error if they exist)."""
@@ -234,7 +251,8 @@ class file_store(base_store):
             except NotADirectoryError as e:
                 raise self._store_error(e) from e
 
-    def _commit(self, write: Callable[[BinaryIO], None], fname: str) -> None:
+    def _commit(self, write: Callable[[BinaryIO], None], fname: str,
+                durable: bool = True) -> None:
         """Atomically and durably make `fname` hold what `write(file)` writes.
 
         The commit protocol (DESIGN.md, habit 4):
@@ -247,24 +265,28 @@ class file_store(base_store):
         4. ``fsync_dir(fname)``: the rename itself is on disk.
 
         If anything fails before the rename completes, the temp file is removed and the
-        exception propagates; `fname` is untouched.
+        exception propagates; `fname` is untouched.  With ``durable=False`` steps 2 and
+        4 are skipped: still atomic, but a crash of the machine may lose the file (used
+        for run records, which are informative and must not double a task's cost).
         """
         f, tempname = self._open_temp()
         try:
             with f:
                 write(f)
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             try:
                 os.rename(tempname, fname)
             except FileNotFoundError:
-                # first result in this xx/ directory (or first pack): create it and retry
+                # first file in this xx/ directory (or first pack): create it and retry
                 os.makedirs(os.path.dirname(fname), exist_ok=True)
                 os.rename(tempname, fname)
         except BaseException:
             _unlink_quietly(tempname)
             raise
-        fsync_dir(fname)  # module global, looked up at call time (tests monkeypatch it)
+        if durable:
+            fsync_dir(fname)  # module global, looked up at call time (tests monkeypatch it)
 
     # results ----------------------------------------------------------------------------
     def dump(self, object, name):
@@ -366,14 +388,14 @@ class file_store(base_store):
         return bool(self.remove_many([name]))
 
     def remove_many(self, names):
-        """Remove several results (pack entries and files).
+        """Remove several results (pack entries and files) and their run records.
 
         Usage: ``removed = store.remove_many(hashes)``
 
         Returns
         -------
         set
-            The names (as given) that had a result.
+            The names (as given) that had a result (records are not reported).
         """
         names = list(names)
         removed = self._remove_from_pack(names)
@@ -383,7 +405,75 @@ class file_store(base_store):
             except FileNotFoundError:
                 continue
             removed.add(name)
+        self.remove_records(names)
         return removed
+
+    # run records ------------------------------------------------------------------------
+    def save_record(self, name, record: dict) -> None:
+        """Write the run record of `name` to ``records/xx/yyyy....json`` (atomically).
+
+        Usage: ``store.save_record(t.hash(), record)``
+
+        Parameters
+        ----------
+        name : bytes or str
+            The task's key.
+        record : dict
+            A JSON-serialisable dict (see :mod:`jug.records`).
+
+        Notes
+        -----
+        Written like a result (temp file in ``tempfiles``, then ``os.rename``), so a reader
+        never sees half a record, but without ``fsync``: a record is informative, and two
+        more fsyncs per task would double the cost of ``jug execute``.
+        """
+        data = encode_record(record)
+        self._commit(lambda f: f.write(data), self._getrecordname(name), durable=False)
+
+    def load_record(self, name) -> dict | None:
+        """Return the run record of `name`; None if there is none or it is damaged.
+
+        Usage: ``record = store.load_record(t.hash())``
+        """
+        try:
+            with open(self._getrecordname(name), 'rb') as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return parse_record(data)
+
+    def list_records(self) -> list:
+        """Return the keys (bytes) that have a run record, sorted.
+
+        Usage: ``keys = store.list_records()``
+
+        Lists directories only (no stat per file), like :meth:`list`.
+        """
+        recorddir = self._recorddir()
+        try:
+            with os.scandir(recorddir) as it:
+                subdirs = sorted(e.name for e in it if len(e.name) == 2 and e.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        keys = []
+        for d in subdirs:
+            try:
+                names = os.listdir(os.path.join(recorddir, d))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            keys.extend(os.fsencode(d + n[:-len(RECORD_SUFFIX)]) for n in sorted(names)
+                        if n.endswith(RECORD_SUFFIX))
+        return keys
+
+    def remove_records(self, names) -> None:
+        """Delete the run records of `names` (no error if absent).
+
+        Usage: ``store.remove_records([h1, h2])``
+        """
+        if not os.path.isdir(self._recorddir()):
+            return  # the common case (no records yet): one stat, not one per name
+        for name in names:
+            _unlink_quietly(self._getrecordname(name))
 
     def list(self):
         """Return the keys (bytes) of all results: pack keys first, then files (sorted).
@@ -414,37 +504,48 @@ class file_store(base_store):
                 yield os.fsencode(d + f)
 
     def metadata(self, t):
-        """Return ``{'computed': bool[, 'completed': ctime]}`` for the result of task `t`.
+        """Return ``{'computed': bool[, 'completed': ctime][, 'record': dict]}`` for task `t`.
 
         Usage: ``store.metadata(task)``
+
+        ``'record'`` (the run record, see :mod:`jug.records`) is present only when the
+        task has one, so the output is Jug 2.7's otherwise.
         """
         name = t.hash()
         try:
             mtime = os.stat(self._getfname(name)).st_mtime
         except FileNotFoundError:
-            return {'computed': as_bytes(name) in self.packed}
-        return {'computed': True, 'completed': time.ctime(mtime)}
+            meta = {'computed': as_bytes(name) in self.packed}
+        else:
+            meta = {'computed': True, 'completed': time.ctime(mtime)}
+        record = self.load_record(name)
+        if record is not None:
+            meta['record'] = record
+        return meta
 
     def cleanup(self, active, keeplocks=False):
-        """Remove every file that is not the result of a task in `active`.
+        """Remove every file that is not the result (or run record) of a task in `active`.
 
         Usage: ``n = store.cleanup(tasks)``
 
         Parameters
         ----------
         active : iterable
-            Objects with ``hash()`` whose results are kept.
+            Objects with ``hash()`` whose results and run records are kept.
         keeplocks : bool, optional
             If true, the ``locks`` directory is left alone (else every lock is removed).
 
         Returns
         -------
         int
-            Number of results removed (files, then pack entries; locks not counted).
+            Number of results removed (files, then pack entries; locks and run records
+            are not counted).
         """
         active = list(active)
         keep = {self._getfname(t.hash()) for t in active}
-        skip = {'packs', 'tempfiles'}
+        keep_keys = {as_bytes(t.hash()) for t in active}
+        self.remove_records([k for k in self.list_records() if k not in keep_keys])
+        skip = {'packs', 'tempfiles', RECORDS_DIR}  # records: handled just above
         if keeplocks:
             skip.add('locks')
         lockdir = self._lockdir()
@@ -463,7 +564,6 @@ class file_store(base_store):
                 if not is_lockdir:
                     removed += 1
         if self.packed or os.path.exists(self._packfile()):
-            keep_keys = {as_bytes(t.hash()) for t in active}
             dropped = 0
 
             def drop_inactive(packed: dict) -> bool:
@@ -495,7 +595,11 @@ class file_store(base_store):
     # locks --------------------------------------------------------------------------------
     def getlock(self, name):
         """Return the :class:`file_based_lock` for `name`."""
-        return file_based_lock(self.jugdir, name)
+        return file_based_lock(self.jugdir, name, self.lease)
+
+    def set_lease(self, lease):
+        """Use `lease` (a :class:`jug.backends.leases.LeaseSettings`) for new locks."""
+        self.lease = lease
 
     def listlocks(self):
         """Return the names (bytes) of all lock files, ``[]`` if there are none.
@@ -576,7 +680,6 @@ class file_store(base_store):
         for attempt in range(PACK_LOCK_TRIES):
             if lock.get():
                 break
-            import logging  # lazy: only needed when the pack lock is contended
             logging.warning(
                 'jug: the pack of %s is locked by another process (%s); '
                 'waiting %s s (attempt %s of %s)',
@@ -679,7 +782,7 @@ class file_store(base_store):
 
 
 class file_based_lock(base_lock):
-    """Lock held as the existence of ``<jugdir>/locks/<name>.lock``.
+    """Lock held as the existence of ``<jugdir>/locks/<name>.lock``, with a lease.
 
     Usage: ``lock = file_based_lock(jugdir, h); if lock.get(): ...``
 
@@ -688,54 +791,69 @@ class file_based_lock(base_lock):
     jugdir : str
     name : bytes or str
         ``'foo'`` and ``b'foo'`` are the same lock.
+    lease : jug.backends.leases.LeaseSettings, optional
+        Lease length and refresh interval of locks this object takes.
 
     Notes
     -----
     ``get()`` creates the file with ``O_CREAT | O_EXCL``, which is atomic (also on NFS
-    v3+), and writes Jug's two lines (pid and host, creation time).  ``fail()`` marks the
-    lock by setting its mtime to :data:`FAILED_LOCK_MTIME`.
+    v3+), and writes Jug's two lines (pid and host, creation time) plus a lease line;
+    while held, the lock is refreshed by this process's heartbeat thread.  A lock found
+    *stale* (its holder is gone, or its lease expired) is taken over, by one worker
+    only (:mod:`jug.backends.leases`).  ``fail()`` marks the lock by setting its mtime
+    to :data:`FAILED_LOCK_MTIME`.
     """
 
-    def __init__(self, jugdir, name):
+    def __init__(self, jugdir, name, lease=None):
         if isinstance(name, bytes):
             name = name.decode('utf-8')
         self.fullname = os.path.join(jugdir, 'locks', name + '.lock')
+        self.lease = DEFAULT_LEASE if lease is None else lease
 
     def __repr__(self):
         return f'{type(self).__name__}({self.fullname})'
 
     def get(self):
-        """Try to take the lock; True if taken, False if someone holds it.
+        """Try to take the lock; True if taken, False if a live holder has it.
 
-        Other OS errors (e.g. a read-only locks directory) propagate.
+        A stale lock (see :meth:`stale_reason`) is taken over.  Other OS errors (e.g. a
+        read-only locks directory) propagate.
         """
+        token = os.urandom(8).hex()
+        content = _lock_text() + lease_line(self.lease, token).encode('utf-8')
         # No exists() check first: O_EXCL answers the same question in one system call.
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
         try:
-            fd = os.open(self.fullname, flags, _LOCK_FILE_MODE)
-        except FileExistsError:
-            return False
+            created = _create_exclusive(self.fullname, content, _LOCK_FILE_MODE)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(self.fullname), exist_ok=True)
-            try:
-                fd = os.open(self.fullname, flags, _LOCK_FILE_MODE)
-            except FileExistsError:
-                return False
-        try:
-            os.write(fd, _lock_text())
-        except BaseException:
-            os.close(fd)
-            _unlink_quietly(self.fullname)
-            raise
-        os.close(fd)
+            created = _create_exclusive(self.fullname, content, _LOCK_FILE_MODE)
+        if not created and not self._take_over_if_stale(content):
+            return False
+        heartbeat.hold(self.fullname, token, self.lease.heartbeat_interval)
+        return True
+
+    def _take_over_if_stale(self, content: bytes) -> bool:
+        found = read_lock(self.fullname)
+        if found is None:
+            return False
+        reason = stale_reason(*found)
+        if reason is None or not take_over(self.fullname, found[0], content, _LOCK_FILE_MODE):
+            return False
+        logging.warning(f'Took over the stale lock {self.fullname}: {reason}.')
         return True
 
     def release(self):
-        """Remove the lock file (no error if it is gone)."""
-        try:
-            os.unlink(self.fullname)
-        except OSError:
-            pass
+        """Remove the lock file (no error if it is gone).
+
+        A lock this process took is removed only if it is still its own (it may have
+        been taken over while this process was frozen for longer than the lease).
+        """
+        with heartbeat.guard:
+            held = heartbeat.drop(self.fullname)
+            if held is not None and held[1] > self.lease.lease_time / 2 \
+                    and not _still_ours(self.fullname, held[0]):
+                return
+            _unlink_quietly(self.fullname)
 
     def is_locked(self):
         """Return whether the lock file exists."""
@@ -743,10 +861,12 @@ class file_based_lock(base_lock):
 
     def fail(self):
         """Mark the lock as failed; return False if there is no lock file."""
-        try:
-            os.utime(self.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
-        except FileNotFoundError:
-            return False
+        with heartbeat.guard:
+            heartbeat.drop(self.fullname)
+            try:
+                os.utime(self.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
+            except FileNotFoundError:
+                return False
         return True
 
     def is_failed(self):
@@ -755,6 +875,36 @@ class file_based_lock(base_lock):
             return os.stat(self.fullname).st_mtime == FAILED_LOCK_MTIME
         except FileNotFoundError:
             return False
+
+    def stale_reason(self):
+        """Return why the lock is stale (its holder is gone), or None if it is not."""
+        found = read_lock(self.fullname)
+        return None if found is None else stale_reason(*found)
+
+    def is_stale(self):
+        """Return whether the lock exists and its holder is gone (see stale_reason)."""
+        return self.stale_reason() is not None
+
+    def is_held_by_live_worker(self):
+        """Whether a live worker of ours, other than this process, holds the lock.
+
+        True only for a lock with a lease line that is neither failed nor stale and was
+        not written by this process.  Jug 2.7's locks (no lease) are never known live.
+        """
+        found = read_lock(self.fullname)
+        if found is None:
+            return False
+        stat, info = found
+        if info.lease_time is None or stat.st_mtime == FAILED_LOCK_MTIME:
+            return False
+        if info.pid == os.getpid() and info.host == nodename():
+            return False
+        return stale_reason(stat, info) is None
+
+
+def _still_ours(path: str, token: str) -> bool:
+    found = read_lock(path)
+    return found is not None and found[1].token == token
 
 
 class file_keepalive_store(file_store):
@@ -773,7 +923,7 @@ class file_keepalive_store(file_store):
 
     def getlock(self, name):
         """Return the :class:`file_keepalive_based_lock` for `name`."""
-        return file_keepalive_based_lock(self.jugdir, name)
+        return file_keepalive_based_lock(self.jugdir, name, self.lease)
 
 
 class file_keepalive_based_lock(file_based_lock):
@@ -787,8 +937,8 @@ class file_keepalive_based_lock(file_based_lock):
         The monitor process while this object holds the lock.
     """
 
-    def __init__(self, jugdir, name):
-        super().__init__(jugdir, name)
+    def __init__(self, jugdir, name, lease=None):
+        super().__init__(jugdir, name, lease)
         self.monitor = None
 
     def get(self):

@@ -3,8 +3,9 @@
 Owns :class:`memoize_store` and :class:`cache_lock` (SPEC §3.7): ``can_load``,
 ``is_locked`` and ``is_failed`` answers are cached per key, and with ``list_base=True``
 they come from one ``list()`` and one ``listlocks()`` of the underlying store, so that
-status on 10^5 tasks costs two directory listings instead of 10^5 stats.  Everything
-that would write (or read results) raises ``NotImplementedError``.
+status on 10^5 tasks costs two directory listings instead of 10^5 stats.  Run records
+are read through (``load_record``, ``list_records``; ``status --failed`` reads few).
+Everything that would write (or read results) raises ``NotImplementedError``.
 
 Must not import ``jug.task`` or anything above layer 1.
 """
@@ -73,10 +74,19 @@ class memoize_store(base_store):
         """Nothing to release (the base store is not closed)."""
         pass
 
+    def load_record(self, name) -> dict | None:
+        """Return the run record of `name` from `base` (not cached)."""
+        return self.base.load_record(name)
+
+    def list_records(self) -> list:
+        """Return the keys (bytes) that have a run record in `base` (not cached)."""
+        return self.base.list_records()
+
     def _not_supported(self, *args, **kwargs):
         raise NotImplementedError('memoize_store is read-only (it only caches queries)')
 
     dump = load = list = listlocks = remove = remove_locks = cleanup = _not_supported
+    save_record = remove_records = _not_supported
 
 
 class cache_lock(base_lock):
@@ -116,6 +126,10 @@ class cache_lock(base_lock):
             return False  # a failed lock is still a lock: no need to ask
         return self._cached('failed', lambda: self.store.base.getlock(self.name).is_failed())
 
+    def is_stale(self):
+        """Return (cached) whether the lock's holder is gone (asked of the base store)."""
+        return self._cached('stale', lambda: self.store.base.getlock(self.name).is_stale())
+
     def _not_supported(self, *args, **kwargs):
         raise NotImplementedError('cache_lock is read-only (it only caches queries)')
 
@@ -131,6 +145,9 @@ class _not_locked_lock(base_lock):
         return False
 
     def is_failed(self):
+        return False
+
+    def is_stale(self):
         return False
 
     def _not_supported(self, *args, **kwargs):

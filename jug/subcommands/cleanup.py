@@ -2,9 +2,34 @@
 
 Layer 5 (SPEC.md §4.8).
 """
+import logging
+
 from .. import task as _task_module
 from ..options import add_flag
 from . import SubCommand
+
+
+def _remove_locks(store, options):
+    """Remove the locks no live worker holds (all of them with --force); return how many.
+
+    Locks of live workers of ours (leased, refreshed, not this process) are kept, so
+    cleanup is safe while ``jug execute`` runs.  Jug 2.7's locks carry no lease: as in
+    Jug 2.7, they are removed.
+    """
+    if options.cleanup_force:
+        return store.remove_locks()
+    kept = removed = 0
+    for name in list(store.listlocks()):
+        lock = store.getlock(name)
+        if lock.is_held_by_live_worker():
+            kept += 1
+        else:
+            lock.release()
+            removed += 1
+    if kept:
+        logging.warning(f'Kept {kept} locks held by running workers '
+                        '(jug cleanup --force removes them too).')
+    return removed
 
 
 class CleanupCommand(SubCommand):
@@ -18,7 +43,7 @@ class CleanupCommand(SubCommand):
 
     def run(self, store, options, *args, **kwargs):
         if options.cleanup_locks_only:
-            options.print_out(f'Removed {store.remove_locks()} locks')
+            options.print_out(f'Removed {_remove_locks(store, options)} locks')
             return
         if options.cleanup_failed_only:
             removed = 0
@@ -32,20 +57,22 @@ class CleanupCommand(SubCommand):
         removed = store.cleanup(_task_module.alltasks, keeplocks=True)
         options.print_out(f'Removed {removed} objects')
         if not options.cleanup_keep_locks:
-            options.print_out(f'Removed {store.remove_locks()} locks')
+            options.print_out(f'Removed {_remove_locks(store, options)} locks')
 
     def parse(self, parser):
         exclusive = parser.add_mutually_exclusive_group()
         add_flag(exclusive, '--locks-only', 'cleanup_locks_only',
-                 'Only remove locks (all of them: make sure no jug execute is running)')
+                 'Only remove locks (those of running workers are kept)')
         add_flag(exclusive, '--failed-only', 'cleanup_failed_only',
                  'Only remove the locks of failed tasks')
         add_flag(exclusive, '--keep-locks', 'cleanup_keep_locks',
                  'Remove unused results but keep every lock')
+        add_flag(parser, '--force', 'cleanup_force',
+                 'Also remove the locks of workers that are running (as Jug 2.7 did)')
 
     def parse_defaults(self):
         return {'cleanup_keep_locks': False, 'cleanup_failed_only': False,
-                'cleanup_locks_only': False}
+                'cleanup_locks_only': False, 'cleanup_force': False}
 
 
 cleanup = CleanupCommand()

@@ -9,6 +9,8 @@ import time
 from collections import defaultdict
 
 from .. import task as _task_module
+from ..backends.leases import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TIME, LeaseSettings
+from ..errors import OptionError
 from ..hooks import register_hook, register_hook_once, jug_hook
 from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
@@ -65,6 +67,18 @@ def _log_loadable(t):
     logging.info(f'Loadable {t.name}...')
 
 
+def _set_lease(store, options):
+    """Give the store (if its locks have leases) the lease options of this run."""
+    set_lease = getattr(store, 'set_lease', None)
+    if set_lease is None:
+        return
+    try:
+        set_lease(LeaseSettings(options.execute_lease_time,
+                                options.execute_heartbeat_interval))
+    except ValueError as e:
+        raise OptionError(f'jug execute: {e} (see --lease-time and --heartbeat-interval)')
+
+
 class ExecuteCommand(SubCommand):
     """Execute tasks
 
@@ -105,6 +119,7 @@ class ExecuteCommand(SubCommand):
                 store, jugspace = init(options.jugfile, options.jugdir,
                                        on_error='propagate' if options.pdb else 'exit',
                                        store=store)
+                _set_lease(store, options)
                 if options.debug:
                     for t in tasks:
                         t.hash()
@@ -130,6 +145,15 @@ class ExecuteCommand(SubCommand):
                             dest='execute_nr_wait_cycles', metavar='NR_WAIT_CYCLES',
                             help='How many times to wait before giving up (default: '
                                  f'{int(_DEFAULT_WAIT_TOTAL // _DEFAULT_WAIT_CYCLE_TIME)})')
+        parser.add_argument('--lease-time', action='store', type=float,
+                            dest='execute_lease_time', metavar='SECONDS',
+                            help='A lock not refreshed for this long is stale: its worker '
+                                 'is taken to be dead and another worker takes the task '
+                                 f'over (default: {DEFAULT_LEASE_TIME:g})')
+        parser.add_argument('--heartbeat-interval', action='store', type=float,
+                            dest='execute_heartbeat_interval', metavar='SECONDS',
+                            help='How often a worker refreshes the locks it holds '
+                                 f'(default: {DEFAULT_HEARTBEAT_INTERVAL:g})')
         add_task_selection_options(parser, 'execute_name', 'execute_pattern', False,
                                    'execute')
         add_flag(parser, '--keep-going', 'execute_keep_going',
@@ -149,6 +173,8 @@ class ExecuteCommand(SubCommand):
             'execute_wait_cycle_time': _DEFAULT_WAIT_CYCLE_TIME,
             'execute_nr_wait_cycles': int(_DEFAULT_WAIT_TOTAL // _DEFAULT_WAIT_CYCLE_TIME),
             'execute_no_check_environment': False,
+            'execute_lease_time': DEFAULT_LEASE_TIME,
+            'execute_heartbeat_interval': DEFAULT_HEARTBEAT_INTERVAL,
         }
 
 

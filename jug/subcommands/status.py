@@ -15,7 +15,8 @@ from ..backends.select import select
 from ..io import print_task_summary_table
 from ..jug import init
 from ..options import add_flag
-from ..taskstate import FAILED, FINISHED, READY, RUNNING, WAITING, classify, task_state
+from ..records import find_failed, format_failure
+from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, WAITING, classify, task_state
 from . import SubCommand
 
 UNKNOWN = 'unknown'
@@ -23,7 +24,13 @@ failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FIN
 
 
 class TaskStatus:
-    """Counts of tasks by name, one ``defaultdict(int)`` per state."""
+    """Counts of tasks by name, one ``defaultdict(int)`` per state.
+
+    ``failures`` is the list of ``jug.records.find_failed`` when ``--failed`` asked
+    for it, else None.
+    """
+
+    failures = None
 
     def __init__(self):
         self.failed = defaultdict(int)
@@ -31,6 +38,7 @@ class TaskStatus:
         self.ready = defaultdict(int)
         self.running = defaultdict(int)
         self.finished = defaultdict(int)
+        self.stale = defaultdict(int)
 
     def add(self, state, name):
         """Count one task called ``name`` in ``state``."""
@@ -39,36 +47,48 @@ class TaskStatus:
 
 def _all_complete(ts):
     return not any(sum(group.values()) for group in
-                   (ts.failed, ts.waiting, ts.ready, ts.running))
+                   (ts.failed, ts.waiting, ts.ready, ts.running, ts.stale))
 
 
 def _print_status(options, ts):
     if options.short:
         _print_short(options, ts)
         return
-    print_task_summary_table(options, [('Failed', ts.failed), ('Waiting', ts.waiting),
-                                       ('Ready', ts.ready), ('Complete', ts.finished),
-                                       ('Active', ts.running)])
+    groups = [('Failed', ts.failed), ('Waiting', ts.waiting), ('Ready', ts.ready),
+              ('Complete', ts.finished), ('Active', ts.running)]
+    if sum(ts.stale.values()):  # a column of ours, only when there is something to show
+        groups.append(('Stale', ts.stale))
+    print_task_summary_table(options, groups)
 
 
 def _print_short(options, ts):
     total = {state: sum(getattr(ts, state).values())
-             for state in (FAILED, WAITING, READY, RUNNING, FINISHED)}
+             for state in (FAILED, WAITING, READY, RUNNING, FINISHED, STALE)}
     if _all_complete(ts):
         options.print_out(f'All tasks complete ({total[FINISHED]} tasks).')
         return
     active = f'({total[RUNNING]} active)' if total[RUNNING] else '(none active)'
-    options.print_out(f'{total[WAITING] + total[READY]} tasks waiting to be run, '
-                      f'{total[FAILED]} failed, {total[FINISHED]} complete, {active}.')
+    sentence = (f'{total[WAITING] + total[READY]} tasks waiting to be run, '
+                f'{total[FAILED]} failed, {total[FINISHED]} complete, {active}.')
+    if total[STALE]:
+        sentence += (f' {total[STALE]} locked by workers that are gone (stale; the next '
+                     'jug execute takes them over).')
+    options.print_out(sentence)
 
 
 def _status_nocache(options):
     """Load the jugfile and classify every task against a listing of the store."""
     store, _ = init(options.jugfile, options.jugdir)
-    _task_module.Task.store = memoize_store(store, list_base=True)
+    listed = _task_module.Task.store = memoize_store(store, list_base=True)
     ts = TaskStatus()
+    unfinished = [] if options.status_failed else None
     for t in _task_module.alltasks:
-        ts.add(task_state(t), t.name)
+        state = task_state(t)
+        ts.add(state, t.name)
+        if unfinished is not None and state != FINISHED:
+            unfinished.append((t.name, t.hash()))
+    if unfinished is not None:
+        ts.failures = find_failed(listed, unfinished)
     store.close()
     return ts
 
@@ -171,30 +191,16 @@ def update_status(store, ht, deps):
     for row in ht:
         i, _, key, cached = row
         key = bytes(key)
-        lock = _LazyLock(store, key)
+        lock = store.getlock(key)  # a memoize_store lock: cheap, answers from listings
         state = classify(
             lambda: cached == FINISHED or store.can_load(key),
             lambda: cached == READY or all(status_of[d] == FINISHED for d in deps.get(i, ())),
-            lock.is_locked, lock.is_failed)
+            lock.is_locked, lock.is_failed, lock.is_stale)
         status_of[i] = state
         if state != cached:
             row[3] = state
             dirty.append((state, i))
     return dirty
-
-
-class _LazyLock:
-    """A lock looked up only if its state is asked for."""
-
-    def __init__(self, store, key):
-        self._store = store
-        self._key = key
-
-    def is_locked(self):
-        return self._store.getlock(self._key).is_locked()
-
-    def is_failed(self):
-        return self._store.getlock(self._key).is_failed()
 
 
 def _status_cached(options):
