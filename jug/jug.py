@@ -180,11 +180,17 @@ def _take_lock(t):
         raise
 
 
+# What _run_one did with a task.
+_DONE = 'done'          # ran it, found it already computed, or skipped it
+_FAILED = 'failed'      # it raised (and --keep-going is on)
+_DEFERRED = 'deferred'  # a live worker of ours holds its lock: look at it again later
+
+
 def _run_one(t, options, state, queued, previous):
-    """Lock, run and store one task.  Returns whether it raised."""
+    """Lock, run and store one task; return _DONE, _FAILED or _DEFERRED."""
     if t.can_load():
         jug_hook('execute.task-loadable', (t,))
-        return False
+        return _DONE
     locked = failed = False
     try:
         locked = _take_lock(t)
@@ -202,9 +208,14 @@ def _run_one(t, options, state, queued, previous):
             if options.debug and len(_task_module.alltasks) != ntasks:
                 raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
                                    'tasks must be created by the jugfile, not by other tasks.')
+        elif t._get_lock().is_held_by_live_worker():
+            # It may finish, or its worker may die (its lock then goes stale and is
+            # taken over): either way this worker must come back to it.
+            logging.info(f'Task {t.name} is being executed by another process.')
+            return _DEFERRED
         else:
             logging.info(f'Task {t.name} already in execution by another process. Skipping it.')
-        return False
+        return _DONE
     except SystemExit:
         raise
     except Exception as e:
@@ -222,7 +233,7 @@ def _run_one(t, options, state, queued, previous):
             t.fail()
         if not options.execute_keep_going:
             raise
-        return True
+        return _FAILED
     finally:
         if locked and not (failed and options.execute_keep_failed):
             t.unlock()
@@ -256,14 +267,37 @@ def execution_loop(tasks, options, state=None):
         batch = _take_runnable_batch(tasks, options, state)
         if not batch:
             break
+        deferred = []
         for t in batch:
             if t.hash() in state.failed:
                 continue
-            failures |= _run_one(t, options, state, tasks, previous)
+            outcome = _run_one(t, options, state, tasks, previous)
+            failures |= outcome is _FAILED
+            if outcome is _DEFERRED:
+                deferred.append(t)
             if options.aggressive_unload and previous is not None:
                 previous.unload()
             previous = t
+        if deferred and not _wait_for_others(tasks, deferred, batch, options, state):
+            break
     return failures
+
+
+def _wait_for_others(tasks, deferred, batch, options, state):
+    """Put back the tasks other live workers are executing; wait if that was all.
+
+    Returns False when it is time to give up (after ``execute_nr_wait_cycles`` waits).
+    """
+    tasks.extend(deferred)
+    if len(deferred) < len(batch):
+        return True  # some progress was made: no need to wait
+    if state.nr_waits >= int(options.execute_nr_wait_cycles):
+        logging.info('Giving up waiting for tasks that other processes are executing.')
+        return False
+    logging.info('Waiting for tasks that other processes are executing.')
+    time.sleep(float(options.execute_wait_cycle_time))
+    state.nr_waits += 1
+    return True
 
 
 def main(argv=None):

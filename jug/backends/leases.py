@@ -47,6 +47,8 @@ DEFAULT_HEARTBEAT_INTERVAL = 30.0
 TAKEOVER_TIMEOUT = 60.0
 #: Takeover generations tried before giving up (each needs an abandoned predecessor).
 MAX_TAKEOVER_GENERATIONS = 8
+#: "Time of the last refresh" of a held lock found taken over by another worker.
+_LOST = float('-inf')
 #: Same value as jug.backends.file_store.FAILED_LOCK_MTIME (Jug's failed marker).
 _FAILED_LOCK_MTIME = 1
 
@@ -260,7 +262,7 @@ class _Heartbeat:
 
     def __init__(self) -> None:
         self.guard = threading.Lock()
-        self._held = {}  # path -> [token, monotonic time of the last refresh]
+        self._held = {}  # path -> [token, monotonic time of the last refresh or _LOST]
         self._interval = None
         self._wakeup = threading.Event()
         self._thread = None
@@ -297,11 +299,12 @@ class _Heartbeat:
                 self._wakeup.clear()  # the interval changed: sleep again with it
                 continue
             with self.guard:
-                for path, entry in list(self._held.items()):
-                    if refresh(path, entry[0]):
+                for path, entry in self._held.items():
+                    if entry[1] != _LOST and refresh(path, entry[0]):
                         entry[1] = time.monotonic()
                     else:
-                        del self._held[path]  # lost (taken over while we were frozen)
+                        # lost: taken over while we were frozen; release() will see that
+                        entry[1] = _LOST
 
 
 def refresh(path: str, token: str) -> bool:
