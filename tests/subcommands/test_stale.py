@@ -1,0 +1,83 @@
+"""Stale locks in ``jug status`` and safe lock removal in ``jug cleanup``."""
+import os
+import subprocess
+import sys
+import time
+
+import jug.task
+from jug.backends import leases
+from jug.jug import init
+from jug.subcommands import status as status_module
+from jug.subcommands.cleanup import cleanup
+from jug.subcommands.status import status
+
+
+def _lock_file(store, t, text, mtime=None):
+    path = store.getlock(t.hash()).fullname
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def header(pid, host):
+    return f'PID {pid} on HOSTNAME {host}\nLock created on 2026-11-27 (10h00.00)\n'
+
+
+def _setup(jug_options):
+    """squares 0-2: a dead worker's lock, a live remote worker's, an expired lease."""
+    options = jug_options('simple')
+    store, _ = init(options.jugfile, options.jugdir)
+    squares = jug.task.alltasks[:10]
+    _lock_file(store, squares[0], header(_dead_pid(), leases.nodename()))
+    _lock_file(store, squares[1], header(1, 'remote') + 'Jug-lease: 600 5 live\n')
+    _lock_file(store, squares[2], header(1, 'remote') + 'Jug-lease: 60 5 old\n',
+               mtime=time.time() - 3600)
+    _lock_file(store, squares[3], header(1, 'remote'))  # Jug 2.7: liveness unknown
+    jug.task.alltasks = []
+    return options, store
+
+
+def test_status_shows_stale_locks(jug_options):
+    options, _ = _setup(jug_options)
+    ts = status_module._status(options)
+    assert sum(ts.stale.values()) == 2 and sum(ts.running.values()) == 2
+    jug.task.alltasks = []
+    assert status(options) == 1
+    assert options.print_out[0].split() == ['Failed', 'Waiting', 'Ready', 'Complete',
+                                            'Active', 'Stale', 'Task', 'name']
+    assert options.print_out[-2].split() == ['0', '4', '6', '0', '2', '2', 'Total']
+    jug.task.alltasks = []
+    options.print_out.clear()
+    options.short = True
+    status(options)
+    assert options.print_out == [
+        '10 tasks waiting to be run, 0 failed, 0 complete, (2 active). 2 locked by workers '
+        'that are gone (stale; the next jug execute takes them over).']
+
+
+def test_stale_state_in_the_cache(jug_options):
+    options, _ = _setup(jug_options)
+    options.status_cache = True
+    ts = status_module._status(options)
+    assert sum(ts.stale.values()) == 2
+
+
+def test_cleanup_keeps_only_live_workers_locks(jug_options):
+    options, store = _setup(jug_options)
+    options.cleanup_locks_only = True
+    cleanup(store, options)
+    assert options.print_out == ['Removed 3 locks']
+    assert len(store.listlocks()) == 1
+    options.cleanup_force = True
+    options.print_out.clear()
+    cleanup(store, options)
+    assert options.print_out == ['Removed 1 locks']
+    assert store.listlocks() == []
