@@ -15,6 +15,7 @@ from .barrier import BarrierError
 from .errors import JugError, JugfileError, JugfileNotFoundError, mark_store_error, store_error_message
 from .hooks import jug_hook
 from .options import parse, set_jugdir
+from .records import finish_record, start_record
 from .utils import prepare_matcher_from_options
 
 silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
@@ -186,12 +187,21 @@ _FAILED = 'failed'      # it raised (and --keep-going is on)
 _DEFERRED = 'deferred'  # a live worker of ours holds its lock: look at it again later
 
 
+def _save_record(t, record, error=None):
+    """Store the run record of ``t``; a record that cannot be written only warns."""
+    try:
+        t.store.save_record(t.hash(), finish_record(record, error))
+    except Exception as e:
+        logging.warning(f'Could not save the run record of task {t.name}: {e}')
+
+
 def _run_one(t, options, state, queued, previous):
     """Lock, run and store one task; return _DONE, _FAILED or _DEFERRED."""
     if t.can_load():
         jug_hook('execute.task-loadable', (t,))
         return _DONE
     locked = failed = False
+    record = None
     try:
         locked = _take_lock(t)
         if t.can_load():
@@ -203,7 +213,9 @@ def _run_one(t, options, state, queued, previous):
                 _unload_unneeded(previous, t)
             state.nr_waits = 0
             ntasks = len(_task_module.alltasks)
+            record = start_record(t)
             t.run(debug_mode=options.debug)
+            _save_record(t, record)
             jug_hook('execute.task-executed1', (t,))
             if options.debug and len(_task_module.alltasks) != ntasks:
                 raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
@@ -220,6 +232,8 @@ def _run_one(t, options, state, queued, previous):
         raise
     except Exception as e:
         failed = True
+        if record is not None and 'end' not in record:
+            _save_record(t, record, e)
         if locked:
             state.failed.add(t.hash())
         if options.pdb:

@@ -1,6 +1,6 @@
 """The task model: Task, Tasklet, TaskGenerator, value and the walks over the DAG.
 
-Layer 2 (DESIGN.md): may import ``jug.hash`` and nothing else from jug.  Stores are
+Layer 2 (DESIGN.md): may import ``jug.hash`` and ``jug.errors`` and nothing else from jug.  Stores are
 reached only through ``Task.store``, which ``jug.options.set_jugdir`` and
 ``jug.jug.init`` assign.
 
@@ -13,6 +13,7 @@ import math
 import sys
 import warnings
 
+from .errors import mark_store_error
 from .hash import hash_one, hash_task, hash_update, new_hash_object
 
 __all__ = [
@@ -170,8 +171,9 @@ class Task(TaskletMixin):
             self._result = self.store.load(key)
         except Exception as e:
             path = f'{key[:2].decode()}/{key[2:].decode()}'
-            raise RuntimeError(f'Could not load the result of task {self.name} '
-                               f'(hash {key.decode()}, file {path}): {e}') from e
+            message = (f'Could not load the result of task {self.name} '
+                       f'(hash {key.decode()}, file {path}): {e}')
+            raise mark_store_error(RuntimeError(message), message) from e
 
     def invalidate(self):
         """Remove the stored value."""

@@ -18,3 +18,89 @@ def jug_env(**extra):
     env.update(extra)
     return env
 
+
+
+#: uid and gid of ``nobody``: forked children drop to it so that permissions apply.
+NOBODY = 65534
+
+
+def fork_main_unprivileged(argv, cwd):
+    """Start ``jug.jug.main(argv)`` in a forked child running as an unprivileged user.
+
+    Root ignores permissions (CI runs as root), so the child drops to ``nobody`` (and
+    to no supplementary groups).  The child does not exec, so the interpreter need not
+    be readable by that user; the subcommand modules are loaded before forking for the
+    same reason.  The child's stdout and stderr go to ``stdout.txt`` and ``stderr.txt``
+    in `cwd` (which must be writable by everyone).
+
+    Returns the child's pid, to be passed to :func:`wait_main_unprivileged`.
+    """
+    import jug.jug
+    import jug.task
+    from jug.subcommands import cmdapi
+    cmdapi.load_builtin_commands()
+    outputs = []
+    for name in ('stdout.txt', 'stderr.txt'):
+        path = os.path.join(cwd, name)
+        open(path, 'w').close()
+        os.chmod(path, 0o666)
+        outputs.append(path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            os.chdir(cwd)
+            # start like a new jug process: no tasks loaded by the test before forking
+            del jug.task.alltasks[:]
+            jug.task.Task.store = None
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            sys.stdout = open(outputs[0], 'w')
+            sys.stderr = open(outputs[1], 'w')
+            try:
+                jug.jug.main(argv)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+                code = 98
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    return pid
+
+
+def wait_main_unprivileged(pid, cwd, timeout=60.0):
+    """Wait for the child started by :func:`fork_main_unprivileged` in `cwd`.
+
+    Returns ``(exit_code, stderr_text)``.  A child still running after `timeout`
+    seconds is killed (SIGKILL) and the test fails.
+    """
+    import signal
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f'jug (pid {pid}) still running after {timeout} s: killed')
+        time.sleep(0.01)
+    with open(os.path.join(cwd, 'stderr.txt')) as f:
+        return os.waitstatus_to_exitcode(status), f.read()
+
+
+def main_unprivileged(argv, cwd, timeout=60.0):
+    """Run ``jug.jug.main(argv)`` in `cwd` as an unprivileged user (see
+    :func:`fork_main_unprivileged`); return ``(exit_code, stderr_text)``."""
+    return wait_main_unprivileged(fork_main_unprivileged(argv, cwd), cwd, timeout)

@@ -1,6 +1,8 @@
 """Bad input gives one clear message on stderr, SPEC.md's exit code, and no jugdir."""
 import pytest
 
+from jugtest import main_unprivileged
+
 PRIMES = '''
 from jug import TaskGenerator
 
@@ -98,48 +100,6 @@ def test_version(run_jug):
     assert result.stdout.strip() == '2.7.0'
 
 
-
-NOBODY = 65534
-
-
-def _main_unprivileged(argv, cwd):
-    """Run ``jug.jug.main(argv)`` in a forked child as an unprivileged user.
-
-    Root ignores permissions (CI runs as root), so the child drops to ``nobody``.
-    The child does not exec, so the interpreter need not be readable by that user;
-    the subcommand modules are loaded before forking for the same reason.
-    Returns ``(exit_code, stderr_text)``.
-    """
-    import os
-    import sys
-
-    import jug.jug
-    from jug.subcommands import cmdapi
-    cmdapi.load_builtin_commands()
-    errors = os.path.join(cwd, 'stderr.txt')
-    open(errors, 'w').close()
-    os.chmod(errors, 0o666)
-    pid = os.fork()
-    if pid == 0:  # the child
-        code = 99
-        try:
-            os.chdir(cwd)
-            if os.geteuid() == 0:
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            sys.stderr = open(errors, 'w')
-            try:
-                jug.jug.main(argv)
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    with open(errors) as f:
-        return os.waitstatus_to_exitcode(status), f.read()
-
-
 @pytest.mark.parametrize('command', ['status', 'execute', 'check'])
 def test_unreadable_jugdir(command, monkeypatch):
     """A jugdir the user may not read: one clear error line, exit 1."""
@@ -154,7 +114,7 @@ def test_unreadable_jugdir(command, monkeypatch):
         os.mkdir(os.path.join(shared, 'primes.jugdata'))
         os.chmod(os.path.join(shared, 'primes.jugdata'), 0)
         monkeypatch.setattr('sys.argv', ['jug'])
-        code, stderr = _main_unprivileged(['jug', command, 'primes.py'], shared)
+        code, stderr = main_unprivileged(['jug', command, 'primes.py'], shared)
         assert code == 1, stderr
         lines = _error_lines(stderr)
         assert len(lines) == 1 and lines[0].startswith('jug: error:'), stderr

@@ -12,7 +12,7 @@ A store may also keep a *run record* per key (a JSON-serialisable dict saying wh
 where and how a task ran; see :mod:`jug.records`).  ``save_record``, ``load_record``,
 ``list_records`` and ``remove_records`` default to keeping no records, so a store
 without them stays correct.  Records are never results: ``list()`` does not list them
-and ``cleanup`` does not count them.  ``tests/backends/test_records.py`` is their
+and ``cleanup`` does not count them.  ``tests/backends/test_store_records.py`` is their
 contract.
 
 Must not import ``jug.task`` (or anything above layer 1): stores know tasks only as

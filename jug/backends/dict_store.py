@@ -3,6 +3,9 @@
 Owns the in-memory layout of SPEC §3.5: one dict with bytes keys, ``b'result:' + key``
 holding the pickled result and ``b'lock:' + key`` holding :data:`LOCKED` or
 :data:`FAILED`; optionally loaded from and saved to a pickle file (``dict_store:<path>``).
+Run records (:mod:`jug.records`) are kept apart, in the dict ``records`` (key → JSON
+bytes), so that ``store`` holds exactly what Jug 2.7's does; the backend file holds them
+as entries ``b'record:' + key`` (which Jug 2.7 ignores).
 It also counts every access in ``counts`` (exact key formats below, which tests of the
 execution loop use to bound store traffic).
 
@@ -14,7 +17,7 @@ import os
 import pickle
 from collections import defaultdict
 
-from .base import as_bytes, base_lock, base_store
+from .base import as_bytes, base_lock, base_store, encode_record, parse_record
 
 __all__ = ['dict_store', 'dict_lock']
 
@@ -25,6 +28,7 @@ FAILED = 2
 
 _RESULT = b'result:'
 _LOCK = b'lock:'
+_RECORD = b'record:'
 
 
 class dict_store(base_store):
@@ -46,7 +50,8 @@ class dict_store(base_store):
         Access counters: ``b'dump::' + key`` (sic, two colons), ``b'exists:' + key``,
         ``b'load:' + key``, ``b'del:' + key``, ``b'true-del:' + key``, and for locks
         ``b'lock:lock:' + key``, ``b'unlock:lock:' + key``, ``b'islock:lock:' + key``,
-        ``b'fail:lock:' + key``, ``b'isfail:lock:' + key``.
+        ``b'fail:lock:' + key``, ``b'isfail:lock:' + key``, and for run records
+        ``b'save-record:' + key``, ``b'load-record:' + key``.
     """
 
     def __init__(self, backend=None):
@@ -55,6 +60,7 @@ class dict_store(base_store):
         self.backend = None
         self.counts = defaultdict(int)
         self.store = {}
+        self.records = {}
         if backend is not None:
             try:
                 f = open(backend, 'rb')
@@ -62,7 +68,10 @@ class dict_store(base_store):
                 f = None
             if f is not None:
                 with f:
-                    self.store = pickle.load(f)
+                    saved = pickle.load(f)
+                self.records = {k[len(_RECORD):]: saved.pop(k) for k in list(saved)
+                                if k.startswith(_RECORD)}
+                self.store = saved
         self.backend = backend
 
     def __repr__(self):
@@ -87,14 +96,37 @@ class dict_store(base_store):
         return pickle.loads(self.store[_RESULT + name])
 
     def remove(self, name):
-        """Remove the result under `name`; return whether it existed."""
+        """Remove the result and the run record of `name`; return whether a result existed."""
         name = as_bytes(name)
         self.counts[b'del:' + name] += 1
+        self.records.pop(name, None)
         if self.can_load(name):
             self.counts[b'true-del:' + name] += 1
             del self.store[_RESULT + name]
             return True
         return False
+
+    def save_record(self, name, record: dict) -> None:
+        """Keep the run record `record` (a JSON-serialisable dict) of `name`."""
+        name = as_bytes(name)
+        self.counts[b'save-record:' + name] += 1
+        self.records[name] = encode_record(record)
+
+    def load_record(self, name) -> dict | None:
+        """Return the run record of `name`; None if absent or damaged."""
+        name = as_bytes(name)
+        self.counts[b'load-record:' + name] += 1
+        data = self.records.get(name)
+        return None if data is None else parse_record(data)
+
+    def list_records(self) -> list:
+        """Return the keys (bytes) that have a run record."""
+        return list(self.records)
+
+    def remove_records(self, names) -> None:
+        """Delete the run records of `names` (no error if absent)."""
+        for name in names:
+            self.records.pop(as_bytes(name), None)
 
     def list(self):
         """Yield the keys (bytes) of all results."""
@@ -118,12 +150,15 @@ class dict_store(base_store):
     def cleanup(self, active, keeplocks=False):
         """Delete every entry except results of `active` (and locks if `keeplocks`).
 
+        Run records of `active` tasks are kept, the others deleted.
+
         Returns
         -------
         int
-            Number of results (non-lock entries) deleted.
+            Number of results (entries other than locks) deleted.
         """
-        keep = {_RESULT + as_bytes(t.hash()) for t in active}
+        active_keys = {as_bytes(t.hash()) for t in active}
+        keep = {_RESULT + k for k in active_keys}
         removed = 0
         for k in list(self.store):
             if k.startswith(_LOCK):
@@ -132,6 +167,7 @@ class dict_store(base_store):
             elif k not in keep:
                 del self.store[k]
                 removed += 1
+        self.remove_records([k for k in self.records if k not in active_keys])
         return removed
 
     def getlock(self, name):
@@ -144,12 +180,18 @@ class dict_store(base_store):
         if backend is not None:
             # write a new file, then rename it: a failed write leaves the old one intact
             partial = backend + '.partial'
+            saved = dict(self.store)
+            saved.update((_RECORD + k, v) for k, v in self.records.items())
             with open(partial, 'wb') as f:
-                pickle.dump(self.store, f)
+                pickle.dump(saved, f)
             os.replace(partial, backend)
             self.backend = None
 
-    __del__ = close
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter exit builtins may be gone: nothing to do
+            pass
 
 
 class dict_lock(base_lock):

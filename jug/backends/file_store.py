@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Callable, Iterator
 
-from ..errors import MissingPackageError, StoreError
+from ..errors import MissingPackageError, StoreError, mark_store_error, store_error_message
 from .base import as_bytes, base_lock, base_store, encode_record, parse_record
 from .encode import decode_from, encode_to
 from .leases import (DEFAULT_LEASE, _create_exclusive, heartbeat, lease_line, nodename,
@@ -70,13 +70,18 @@ PACK_LOCK_NAME = 'pack-save'
 #: How many times ``_modify_pack`` tries the pack lock (sleeping 1, 2, 4, ... s between).
 PACK_LOCK_TRIES = 10
 
-#: Run records live in ``<jugdir>/RECORDS_DIR/<h[:2]>/<h[2:]>RECORD_SUFFIX``.  The name
-#: is not two characters long, so Jug 2.7 and ``list()`` do not see records as results.
+#: Run records live in ``<jugdir>/RECORDS_DIR/<host>-<pid>RECORD_SUFFIX``: one log per
+#: worker process, one JSON line per task run, appended (creating a file per task would
+#: cost a fifth of a trivial task's time).  The directory name is not two characters
+#: long, so Jug 2.7 and ``list()`` do not see records as results.
 RECORDS_DIR = 'records'
-RECORD_SUFFIX = '.json'
+RECORD_SUFFIX = '.jsonl'
 
 #: Temporary result files are named with this many random ASCII letters.
 TEMPNAME_LENGTH = 24
+#: ``cleanup`` removes temp files not modified for this many seconds: they were left by
+#: a worker killed while writing (a write in progress keeps its file's mtime fresh).
+TEMPFILE_MAX_AGE = 60
 _TEMPNAME_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 #: Magic numbers used to recognise the format of a result file.
@@ -168,6 +173,7 @@ class file_store(base_store):
         self.jugdir = dname
         self.compress_numpy = compress_numpy
         self.lease = DEFAULT_LEASE
+        self._records = None  # index of run records, read on first use
         self._created = False
         self.packed = self._read_pack()
 
@@ -198,11 +204,9 @@ class file_store(base_store):
         """Return the directory of run records, ``<jugdir>/records``."""
         return os.path.join(self.jugdir, RECORDS_DIR)
 
-    def _getrecordname(self, name) -> str:
-        """Return the path of the run record of key `name` (``records/xx/yyyy....json``)."""
-        if isinstance(name, bytes):
-            name = name.decode('utf-8')
-        return os.path.join(self.jugdir, RECORDS_DIR, name[:2], name[2:] + RECORD_SUFFIX)
+    def _record_log(self) -> str:
+        """Return the path of this process's log of run records."""
+        return os.path.join(self._recorddir(), f'{nodename()}-{os.getpid()}{RECORD_SUFFIX}')
 
     def create(self) -> None:
         """Create the jugdir and its ``tempfiles`` directory (no error if they exist)."""
@@ -268,8 +272,16 @@ class file_store(base_store):
         exception propagates; `fname` is untouched.  With ``durable=False`` steps 2 and
         4 are skipped: still atomic, but a crash of the machine may lose the file (used
         for run records, which are informative and must not double a task's cost).
+
+        An ``OSError`` (full disk, file too large, read-only jugdir...) is marked with
+        :func:`jug.errors.mark_store_error`, so ``jug`` reports it in one line naming
+        `fname`.
         """
-        f, tempname = self._open_temp()
+        try:
+            f, tempname = self._open_temp()
+        except OSError as e:
+            self._mark_write_error(e, fname)
+            raise
         try:
             with f:
                 write(f)
@@ -282,11 +294,32 @@ class file_store(base_store):
                 # first file in this xx/ directory (or first pack): create it and retry
                 os.makedirs(os.path.dirname(fname), exist_ok=True)
                 os.rename(tempname, fname)
-        except BaseException:
-            _unlink_quietly(tempname)
+        except BaseException as e:
+            try:
+                os.unlink(tempname)
+            except OSError:
+                pass  # e.g. a read-only tempfiles: keep the original error (cleanup removes it)
+            if isinstance(e, Exception):  # OSError, or a value that cannot be pickled
+                self._mark_write_error(e, fname)
             raise
         if durable:
             fsync_dir(fname)  # module global, looked up at call time (tests monkeypatch it)
+
+    def _mark_write_error(self, error: Exception, fname: str) -> None:
+        """Note on `error` the one-line message ``main`` shows for a failed write of `fname`."""
+        if store_error_message(error) is not None:
+            return
+        if fname == self._packfile():
+            what = 'the pack file'
+        elif fname.startswith(self._recorddir() + os.sep):
+            what = 'the run record'
+        else:
+            what = 'the result file'
+        reason = getattr(error, 'strerror', None) or f'{type(error).__name__}: {error}'
+        filename = getattr(error, 'filename', None)
+        if filename and filename != fname:
+            reason += f' ({filename})'
+        mark_store_error(error, f'cannot write {what} {fname}: {reason}')
 
     # results ----------------------------------------------------------------------------
     def dump(self, object, name):
@@ -349,30 +382,70 @@ class file_store(base_store):
         return self._load_file(name)
 
     def _load_file(self, name):
-        """Load the result file of `name`, sniffing its format (npy, parquet, zlib)."""
+        """Load the result file of `name`, sniffing its format (npy, parquet, zlib).
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no such file.
+        jug.errors.StoreError
+            If the file cannot be decoded (e.g. truncated or overwritten): the message
+            names the file, the decoding error is its ``__cause__``.
+        """
         fname = self._getfname(name)
         with open(fname, 'rb') as f:
-            head = f.read(len(_NPY_MAGIC))
-            if not head:
-                return None  # an empty file stores None
+            try:
+                return self._decode_file(f, fname)
+            except MissingPackageError:
+                raise
+            except (ImportError, AttributeError) as e:
+                # the pickle refers to a module or class that cannot be found now
+                raise StoreError(f'cannot load the result file {fname}: '
+                                 f'{type(e).__name__}: {e}') from e
+            except Exception as e:
+                raise StoreError(f'cannot load the result file {fname}: it is damaged or '
+                                 f'truncated ({type(e).__name__}: {e}); remove it (or '
+                                 f'`jug invalidate` its task) to compute it again') from e
+
+    def _decode_file(self, f: BinaryIO, fname: str):
+        """Decode the open, non-empty or empty result file `f` (see _load_file)."""
+        head = f.read(len(_NPY_MAGIC))
+        if not head:
+            return None  # an empty file stores None
+        f.seek(0)
+        npy_error = None
+        if head == _NPY_MAGIC:
+            import numpy as np  # lazy: only array results need numpy
+            try:
+                return np.lib.format.read_array(f)
+            except ValueError as e:
+                npy_error = e
+                f.seek(0)
+        elif head.startswith(_PARQUET_MAGIC):
+            try:
+                import polars
+            except ImportError as e:
+                raise MissingPackageError('polars', f'Loading the result {fname!r} '
+                                          f'(a polars DataFrame)') from e
+            try:
+                return polars.read_parquet(f)
+            except Exception:
+                f.seek(0)
+        try:
+            value = decode_from(f)
+        except Exception:
+            if npy_error is not None:
+                raise npy_error  # a damaged .npy file: its own error is the clear one
+            raise
+        if value is None:
+            # Jug stores None as an empty file; a zlib stream holding an encoded None
+            # (another writer's) starts with the prefix byte.  Otherwise the stream was
+            # cut short before its first byte of data.
+            import zlib  # lazy: only needed for this rare case
             f.seek(0)
-            if head == _NPY_MAGIC:
-                import numpy as np  # lazy: only array results need numpy
-                try:
-                    return np.lib.format.read_array(f)
-                except ValueError:
-                    f.seek(0)
-            elif head.startswith(_PARQUET_MAGIC):
-                try:
-                    import polars
-                except ImportError as e:
-                    raise MissingPackageError('polars', f'Loading the result {fname!r} '
-                                              f'(a polars DataFrame)') from e
-                try:
-                    return polars.read_parquet(f)
-                except Exception:
-                    f.seek(0)
-            return decode_from(f)
+            if not zlib.decompressobj().decompress(f.read(8192)):
+                raise ValueError('no data could be decompressed from it')
+        return value
 
     def can_load(self, name):
         """Return whether a result is stored for `name` (in the pack or as a file)."""
@@ -410,7 +483,7 @@ class file_store(base_store):
 
     # run records ------------------------------------------------------------------------
     def save_record(self, name, record: dict) -> None:
-        """Write the run record of `name` to ``records/xx/yyyy....json`` (atomically).
+        """Append the run record of `name` to this process's log in ``records/``.
 
         Usage: ``store.save_record(t.hash(), record)``
 
@@ -423,57 +496,82 @@ class file_store(base_store):
 
         Notes
         -----
-        Written like a result (temp file in ``tempfiles``, then ``os.rename``), so a reader
-        never sees half a record, but without ``fsync``: a record is informative, and two
-        more fsyncs per task would double the cost of ``jug execute``.
+        One line per record, appended without ``fsync`` (records are informative): a
+        crash may lose the last record or leave half a line, which readers skip.  The
+        log is opened for each record, so a log rewritten by ``remove_records`` is
+        appended to from then on.
         """
-        data = encode_record(record)
-        self._commit(lambda f: f.write(data), self._getrecordname(name), durable=False)
+        line = encode_record({'key': as_bytes(name).decode('utf-8'), 'record': record})
+        path = self._record_log()
+        try:
+            try:
+                log = open(path, 'ab')
+            except FileNotFoundError:
+                os.makedirs(self._recorddir(), exist_ok=True)
+                log = open(path, 'ab')
+            with log:
+                log.write(line + b'\n')
+        except OSError as e:
+            self._mark_write_error(e, path)
+            raise
+        self._records = None
+
+    def _record_logs(self) -> list:
+        try:
+            names = os.listdir(self._recorddir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [os.path.join(self._recorddir(), n) for n in sorted(names)
+                if n.endswith(RECORD_SUFFIX)]
+
+    def _record_index(self) -> dict:
+        """Return {key: newest record} from all logs (read once per store object)."""
+        if self._records is None:
+            index = {}
+            for path in self._record_logs():
+                newest_here = dict(_read_record_log(path))  # later lines win
+                for key, record in newest_here.items():
+                    previous = index.get(key)
+                    if previous is None or _record_time(record) >= _record_time(previous):
+                        index[key] = record
+            self._records = index
+        return self._records
 
     def load_record(self, name) -> dict | None:
-        """Return the run record of `name`; None if there is none or it is damaged.
+        """Return the newest run record of `name`; None if there is none.
 
         Usage: ``record = store.load_record(t.hash())``
         """
-        try:
-            with open(self._getrecordname(name), 'rb') as f:
-                data = f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-        return parse_record(data)
+        return self._record_index().get(as_bytes(name))
 
     def list_records(self) -> list:
         """Return the keys (bytes) that have a run record, sorted.
 
         Usage: ``keys = store.list_records()``
-
-        Lists directories only (no stat per file), like :meth:`list`.
         """
-        recorddir = self._recorddir()
-        try:
-            with os.scandir(recorddir) as it:
-                subdirs = sorted(e.name for e in it if len(e.name) == 2 and e.is_dir())
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        keys = []
-        for d in subdirs:
-            try:
-                names = os.listdir(os.path.join(recorddir, d))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            keys.extend(os.fsencode(d + n[:-len(RECORD_SUFFIX)]) for n in sorted(names)
-                        if n.endswith(RECORD_SUFFIX))
-        return keys
+        return sorted(self._record_index())
 
     def remove_records(self, names) -> None:
         """Delete the run records of `names` (no error if absent).
 
         Usage: ``store.remove_records([h1, h2])``
+
+        Rewrites the logs that mention them (atomically, by rename).  A record appended
+        by a worker at that very moment may be lost.
         """
-        if not os.path.isdir(self._recorddir()):
-            return  # the common case (no records yet): one stat, not one per name
-        for name in names:
-            _unlink_quietly(self._getrecordname(name))
+        logs = self._record_logs()
+        if not logs:
+            return  # the common case (no records yet): one listing, nothing to read
+        doomed = {as_bytes(n) for n in names}
+        for path in logs:
+            entries = list(_read_record_log(path))
+            kept = [(key, record) for key, record in entries if key not in doomed]
+            if len(kept) == len(entries):
+                continue
+            data = b''.join(encode_record({'key': key.decode('utf-8'), 'record': record})
+                            + b'\n' for key, record in kept)
+            self._commit(lambda f: f.write(data), path, durable=False)
+        self._records = None
 
     def list(self):
         """Return the keys (bytes) of all results: pack keys first, then files (sorted).
@@ -538,8 +636,14 @@ class file_store(base_store):
         Returns
         -------
         int
-            Number of results removed (files, then pack entries; locks and run records
-            are not counted).
+            Number of results removed (files, then pack entries; locks, run records
+            and temp files are not counted).
+
+        Notes
+        -----
+        Files in ``tempfiles`` older than :data:`TEMPFILE_MAX_AGE` seconds (left by a
+        worker killed while writing) are removed too; younger ones may be writes in
+        progress and are kept.
         """
         active = list(active)
         keep = {self._getfname(t.hash()) for t in active}
@@ -576,7 +680,24 @@ class file_store(base_store):
 
             self._modify_pack(drop_inactive)
             removed += dropped
+        self._remove_abandoned_tempfiles()
         return removed
+
+    def _remove_abandoned_tempfiles(self) -> None:
+        """Remove the temp files not modified for :data:`TEMPFILE_MAX_AGE` seconds."""
+        try:
+            with os.scandir(self.tempdir()) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        oldest_kept = time.time() - TEMPFILE_MAX_AGE
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and \
+                        entry.stat(follow_symlinks=False).st_mtime < oldest_kept:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # renamed into place (or removed) meanwhile
 
     @staticmethod
     def remove_store(jugdir):
@@ -843,17 +964,25 @@ class file_based_lock(base_lock):
         return True
 
     def release(self):
-        """Remove the lock file (no error if it is gone).
+        """Remove the lock file (no error if it is gone or cannot be removed).
 
         A lock this process took is removed only if it is still its own (it may have
-        been taken over while this process was frozen for longer than the lease).
+        been taken over while this process was frozen for longer than the lease).  A
+        lock that cannot be removed (e.g. the jugdir became read-only) is left with a
+        warning: it becomes stale once this process is gone.
         """
         with heartbeat.guard:
             held = heartbeat.drop(self.fullname)
             if held is not None and held[1] > self.lease.lease_time / 2 \
                     and not _still_ours(self.fullname, held[0]):
                 return
-            _unlink_quietly(self.fullname)
+            try:
+                os.unlink(self.fullname)
+            except FileNotFoundError:
+                pass
+            except OSError as e:  # SPEC §3.4: release ignores OSError (it runs in finally)
+                logging.warning(f'jug: could not remove the lock file {self.fullname}: '
+                                f'{e.strerror}')
 
     def is_locked(self):
         """Return whether the lock file exists."""
@@ -900,6 +1029,25 @@ class file_based_lock(base_lock):
         if info.pid == os.getpid() and info.host == nodename():
             return False
         return stale_reason(stat, info) is None
+
+
+def _read_record_log(path: str):
+    """Yield ``(key, record)`` for each intact line of a log of run records."""
+    try:
+        with open(path, 'rb') as log:
+            lines = log.read().splitlines()
+    except (FileNotFoundError, IsADirectoryError):
+        return
+    for line in lines:
+        entry = parse_record(line)
+        if entry is not None and isinstance(entry.get('key'), str) \
+                and isinstance(entry.get('record'), dict):
+            yield entry['key'].encode('utf-8'), entry['record']
+
+
+def _record_time(record: dict) -> float:
+    when = record.get('end', record.get('start', 0))
+    return when if isinstance(when, (int, float)) else 0
 
 
 def _still_ours(path: str, token: str) -> bool:

@@ -5,7 +5,7 @@ subclass, which registers it with ``cmdapi`` (SPEC.md §4.9).  Users add command
 ``~/.config/jug/jug_user_commands.py``.
 
 This ``__init__`` is the framework only: it imports nothing from the runtime (just
-``jug.optionchain`` and ``jug.jug_version``), so that ``jug.options`` can build its
+``jug.optionchain``, ``jug.errors`` and ``jug.jug_version``), so that ``jug.options`` can build its
 parser from it.  The command modules (layer 5) are plug-ins, imported by name when
 the registry is first used.
 """
@@ -17,6 +17,7 @@ import sys
 import traceback
 import warnings
 
+from ..errors import store_error_message
 from ..jug_version import CITATION
 from ..optionchain import Options
 
@@ -155,6 +156,8 @@ class SubCommandManager:
         try:
             return command.run(*args, **kwargs)
         except TypeError as e:
+            if store_error_message(e) is not None:
+                raise  # e.g. a task's result that cannot be pickled: main reports it
             if 'unexpected keyword' in str(e):
                 raise SubCommandError(f'Subcommand {name!r} was called with arguments it '
                                       f'does not accept: {e}') from e

@@ -2,7 +2,9 @@
 
 Layer 5.  States come from ``jug.taskstate.classify`` (habit 1), for live tasks and
 for the sqlite cache (``--cache``) alike.  ``sqlite3`` is imported only when the cache
-is used, to keep start-up cheap.
+is used, to keep start-up cheap.  ``--failed`` then lists the failed tasks with the
+errors kept in their run records (which tasks count as failed is decided by
+``jug.records.find_failed``).
 """
 import contextlib
 import os
@@ -59,6 +61,14 @@ def _print_status(options, ts):
     if sum(ts.stale.values()):  # a column of ours, only when there is something to show
         groups.append(('Stale', ts.stale))
     print_task_summary_table(options, groups)
+
+
+def _print_failures(options, failures):
+    """``--failed``: a heading line, then each failed task's error (one call per line)."""
+    options.print_out(f'Failed tasks: {len(failures)}')
+    for name, key, record in failures:
+        for line in format_failure(name, key, record):
+            options.print_out(line)
 
 
 def _print_short(options, ts):
@@ -212,16 +222,22 @@ def _status_cached(options):
             if 'no such table' not in str(e):
                 raise
             store, ht, deps = load_jugfile(options)
-            update_status(memoize_store(store, list_base=True), ht, deps)
+            listed = memoize_store(store, list_base=True)
+            update_status(listed, ht, deps)
             create_sqlite3(connection, ht, deps)
         else:
             store = select(options.jugdir)
-            save_dirty3(connection, update_status(memoize_store(store, list_base=True),
-                                                  ht, deps))
+            listed = memoize_store(store, list_base=True)
+            save_dirty3(connection, update_status(listed, ht, deps))
+        failures = None
+        if options.status_failed:
+            failures = find_failed(listed, [(name, key) for _, name, key, state in ht
+                                            if state != FINISHED])
         store.close()
     ts = TaskStatus()
     for _, name, _, state in ht:
         ts.add(state, name)
+    ts.failures = failures
     return ts
 
 
@@ -256,6 +272,8 @@ class StatusCommand(SubCommand):
         if ts is None:
             return 0
         _print_status(options, ts)
+        if ts.failures is not None:
+            _print_failures(options, ts.failures)
         return 0 if _all_complete(ts) else 1
 
     def parse(self, parser):
@@ -265,10 +283,12 @@ class StatusCommand(SubCommand):
         parser.add_argument('--cache-file', action='store', dest='status_cache_file',
                             help='Name of the cache file (default: .jugstatus.sqlite3)')
         add_flag(parser, '--clear', 'status_cache_clear', 'With --cache: delete the cache file')
+        add_flag(parser, '--failed', 'status_failed',
+                 'Also list the failed tasks with their errors (from the run records)')
 
     def parse_defaults(self):
         return {'status_cache': False, 'status_cache_clear': False,
-                'status_cache_file': '.jugstatus.sqlite3'}
+                'status_cache_file': '.jugstatus.sqlite3', 'status_failed': False}
 
 
 status = StatusCommand()

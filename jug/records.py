@@ -1,0 +1,344 @@
+"""Run records: what ``jug execute`` remembers about each task it ran (layer 3).
+
+A *run record* is a JSON-serialisable dict that the store keeps beside a task's result
+(``store.save_record(key, record)``; in a file store ``<jugdir>/records/xx/yyyy.json``).
+It is never a result: stores do not list it as one and ``cleanup`` does not count it.
+Its keys:
+
+============  ===============================================================
+name          the task's name (``'jugfile.f'``)
+hash          the task's hash, as a str
+host          the node name of the machine that ran it
+pid           the id of the worker process
+start, end    when it started and ended (seconds since the epoch)
+duration      ``end - start``, in seconds
+peak_memory   the worker process's peak resident memory so far, in bytes
+              (it includes earlier tasks of the same worker); None if unknown
+status        ``'finished'`` or ``'failed'``
+error         only when failed: ``{'type', 'message', 'traceback'}``
+============  ===============================================================
+
+Owns building records (:func:`start_record`, :func:`finish_record`), describing them
+to people (:func:`format_record`, :func:`format_failure`) and the one rule saying which
+tasks count as failed (:func:`find_failed`), shared by ``jug status --failed`` and the
+other views.
+
+Imports only the standard library and ``jug.backends.leases`` (layer 1, for the host
+name): tasks and stores are used through their methods (``name``, ``hash()``;
+``load_record``, ``list_records``, ``getlock``), never imported.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+try:
+    import resource  # Unix only
+except ImportError:  # pragma: no cover (Windows)
+    resource = None
+
+from .backends.leases import nodename  # the host name exactly as lock files give it
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
+
+__all__ = ['start_record', 'finish_record', 'peak_memory', 'format_record', 'format_failure',
+           'traceback_tail', 'find_failed', 'STATUS_FINISHED', 'STATUS_FAILED']
+
+#: ``record['status']`` of a task that returned normally.
+STATUS_FINISHED = 'finished'
+#: ``record['status']`` of a task that raised an exception.
+STATUS_FAILED = 'failed'
+
+#: How many characters of a task hash identify it in human-readable output.
+SHORT_HASH = 12
+
+#: Format of the local times shown to people.
+TIME_FORMAT = '%Y-%m-%d %H:%M:%S'
+
+
+# --- building records ------------------------------------------------------------------
+
+def _hash_text(key) -> str:
+    if isinstance(key, str):
+        return key
+    return bytes(key).decode('utf-8', 'replace')
+
+
+def start_record(task) -> dict:
+    """Start the run record of `task`, just before it runs.
+
+    Usage: ``record = start_record(t)``
+
+    Parameters
+    ----------
+    task : Task
+        Anything with a ``name`` attribute and a ``hash()`` method.
+
+    Returns
+    -------
+    dict
+        ``{'name', 'hash', 'host', 'pid', 'start'}``; complete it with
+        :func:`finish_record` once the task has run.
+    """
+    return {
+        'name': task.name,
+        'hash': _hash_text(task.hash()),
+        'host': nodename(),
+        'pid': os.getpid(),
+        'start': time.time(),
+    }
+
+
+def peak_memory() -> int | None:
+    """Return the peak resident memory of this process so far, in bytes.
+
+    Usage: ``peak_memory()``
+
+    Returns
+    -------
+    int or None
+        ``ru_maxrss`` of ``getrusage(RUSAGE_SELF)``, which is in KiB on Linux and the
+        BSDs and in bytes on macOS; None where the ``resource`` module is missing.
+    """
+    if resource is None:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == 'darwin' else peak * 1024
+
+
+def _type_name(error: BaseException) -> str:
+    """Qualified name of the type of `error` (no module prefix for built-ins)."""
+    cls = type(error)
+    module = cls.__module__
+    if module in (None, 'builtins'):
+        return cls.__qualname__
+    return f'{module}.{cls.__qualname__}'
+
+
+def _message(error: BaseException) -> str:
+    """``str(error)``, or a placeholder if that raises (a record must never fail)."""
+    try:
+        return str(error)
+    except Exception:
+        return f'<unprintable {type(error).__name__} object>'
+
+
+def finish_record(record: dict, error: BaseException | None = None) -> dict:
+    """Complete a run record started by :func:`start_record`, once the task has run.
+
+    Usage: ``store.save_record(t.hash(), finish_record(record, error))``
+
+    Parameters
+    ----------
+    record : dict
+        The dict returned by :func:`start_record`; it is completed in place.
+    error : BaseException, optional
+        The exception the task raised (None if it returned normally).  Call this while
+        the exception's traceback is still attached (``error.__traceback__``).
+
+    Returns
+    -------
+    dict
+        `record`, with ``end``, ``duration``, ``peak_memory``, ``status`` and, for a
+        failure, ``error = {'type', 'message', 'traceback'}``.
+    """
+    end = time.time()
+    record['end'] = end
+    record['duration'] = end - record['start']
+    record['peak_memory'] = peak_memory()
+    if error is None:
+        record['status'] = STATUS_FINISHED
+        record.pop('error', None)
+    else:
+        import traceback  # lazy: only failures need it
+        record['status'] = STATUS_FAILED
+        record['error'] = {
+            'type': _type_name(error),
+            'message': _message(error),
+            'traceback': ''.join(traceback.format_exception(
+                type(error), error, error.__traceback__)),
+        }
+    return record
+
+
+# --- describing records ----------------------------------------------------------------
+# Records read back from a store may come from another version or be incomplete: the
+# functions below never assume a key is present.
+
+def _local_time(t) -> str:
+    if not isinstance(t, (int, float)) or isinstance(t, bool):
+        return '?'  # time.localtime(None) would be "now"
+    try:
+        return time.strftime(TIME_FORMAT, time.localtime(t))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return '?'
+
+
+def _format_bytes(n) -> str:
+    if not isinstance(n, (int, float)) or isinstance(n, bool):
+        return 'unknown'
+    if n < 1024:
+        return f'{n} bytes'
+    for unit in ('KiB', 'MiB', 'GiB'):
+        n /= 1024
+        if n < 1024 or unit == 'GiB':
+            break
+    return f'{n:.1f} {unit}'
+
+
+def _host_pid(record: dict) -> str:
+    return f"{record.get('host', '?')}, pid {record.get('pid', '?')}"
+
+
+def _short_hash(key) -> str:
+    return _hash_text(key)[:SHORT_HASH]
+
+
+def _error_summary(error: dict) -> str:
+    """``'Type: first line of the message'`` (or just the type for an empty message)."""
+    kind = error.get('type', 'unknown error')
+    lines = str(error.get('message', '')).splitlines()
+    if not lines:
+        return kind
+    more = ' ...' if len(lines) > 1 else ''
+    return f'{kind}: {lines[0]}{more}'
+
+
+def traceback_tail(record: dict) -> list:
+    """Return the lines of the innermost frame of the record's traceback.
+
+    Usage: ``for line in traceback_tail(record): ...``
+
+    That is the last ``File "...", line N, in f`` line and the source line(s) under it
+    (where the exception was raised), without Python's ``^^^`` markers; ``[]`` if the
+    record has no traceback.
+    """
+    error = record.get('error')
+    text = error.get('traceback') if isinstance(error, dict) else None
+    lines = text.splitlines() if isinstance(text, str) else []
+    starts = [i for i, line in enumerate(lines) if line.startswith('  File ')]
+    if not starts:
+        return []
+    tail = [lines[starts[-1]].strip()]
+    for line in lines[starts[-1] + 1:]:
+        if not line.startswith('    '):
+            break  # the exception line(s) that close the traceback
+        if line.strip(' ^~'):
+            tail.append('  ' + line.strip())
+    return tail
+
+
+def format_record(record: dict) -> str:
+    """Describe a run record in a few lines of text, for people.
+
+    Usage: ``print(format_record(store.load_record(t.hash())))``
+
+    Parameters
+    ----------
+    record : dict
+        A run record (as saved by ``jug execute``; missing keys are shown as ``?``).
+
+    Returns
+    -------
+    str
+        Several lines (no final newline): name, short hash and status; where and when
+        it ran; its peak memory; for a failure the error and the innermost frame of
+        its traceback.
+    """
+    duration = record.get('duration')
+    took = f'{duration:.3f} s' if isinstance(duration, (int, float)) else '? s'
+    name, key = record.get('name', '?'), record.get('hash', '?')
+    lines = [
+        f"{name} {_short_hash(key)}: {record.get('status', '?')}",
+        f'  ran on {_host_pid(record)}, from {_local_time(record.get("start"))} '
+        f'to {_local_time(record.get("end"))} ({took})',
+        f'  peak memory of the worker: {_format_bytes(record.get("peak_memory"))}',
+    ]
+    error = record.get('error')
+    if isinstance(error, dict):
+        lines.append(f'  error: {_error_summary(error)}')
+        lines.extend('    ' + line for line in traceback_tail(record))
+    return '\n'.join(lines)
+
+
+def format_failure(name: str, key, record: dict | None) -> list:
+    """Describe one failed task for ``jug status --failed``: a list of lines.
+
+    Usage: ``for line in format_failure(name, key, record): options.print_out(line)``
+
+    Parameters
+    ----------
+    name : str
+        The task's name.
+    key : bytes or str
+        The task's hash.
+    record : dict or None
+        Its run record of the failure, or None if there is none (e.g. the task failed
+        under a worker that keeps no records, such as Jug 2.7).
+
+    Returns
+    -------
+    list of str
+        ``<name> <hash[:12]>: <Type>: <message> (on <host>, pid <pid>, <time>)``, then
+        the innermost frame of the traceback indented by four spaces; or one line
+        saying there is no record.
+    """
+    head = f'{name} {_short_hash(key)}'
+    if record is None:
+        return [f'{head}: failed, but there is no run record of the failure']
+    error = record.get('error')
+    summary = _error_summary(error) if isinstance(error, dict) else 'failed'
+    when = _local_time(record.get('end', record.get('start')))
+    lines = [f'{head}: {summary} (on {_host_pid(record)}, {when})']
+    lines.extend('    ' + line for line in traceback_tail(record))
+    return lines
+
+
+# --- which tasks failed ------------------------------------------------------------------
+
+def _as_key(key) -> bytes:
+    return key.encode('utf-8') if isinstance(key, str) else bytes(key)
+
+
+def find_failed(store, unfinished: Iterable) -> list:
+    """Return the tasks among `unfinished` that failed, with their run records.
+
+    Usage: ``find_failed(store, [(t.name, t.hash()) for t in tasks if not t.can_load()])``
+
+    A task without a result counts as failed if its lock is marked failed (the worker
+    ran with ``--keep-failed``), or if its run record says it failed (the lock was
+    released, but the record remains until the task runs again or is invalidated).
+
+    Parameters
+    ----------
+    store : store
+        Where to look (a :class:`jug.backends.memoize_store.memoize_store` keeps this
+        cheap: one listing of the locks and one of the records).
+    unfinished : iterable of (str, bytes or str)
+        ``(name, hash)`` of the tasks that have no result, in the order to report them;
+        a hash seen twice is reported once.
+
+    Returns
+    -------
+    list of (str, bytes, dict or None)
+        ``(name, hash, record)`` per failed task; `record` is None when there is no
+        record of the failure.
+    """
+    recorded = {_as_key(k) for k in store.list_records()}
+    seen = set()
+    failed = []
+    for name, key in unfinished:
+        key = _as_key(key)
+        if key in seen:
+            continue
+        seen.add(key)
+        record = store.load_record(key) if key in recorded else None
+        if record is not None and record.get('status') != STATUS_FAILED:
+            record = None  # an older successful run says nothing about this failure
+        if record is not None or store.getlock(key).is_failed():
+            failed.append((name, key, record))
+    return failed
