@@ -768,7 +768,7 @@ class file_store(base_store):
         with f:
             sys.path.insert(0, '.')
             try:
-                return decode_from(f)
+                packed = decode_from(f)
             finally:
                 if sys.path and sys.path[0] == '.':
                     del sys.path[0]
@@ -777,6 +777,10 @@ class file_store(base_store):
                         sys.path.remove('.')
                     except ValueError:
                         pass
+        if not isinstance(packed, dict):
+            raise StoreError(f'The pack file {self._packfile()} is damaged (it does not hold '
+                             'a dict of results); move it away to use this jug data directory')
+        return packed
 
     def _write_pack(self, packed: dict) -> None:
         """Atomically and durably replace the pack file with `packed` (see _commit)."""

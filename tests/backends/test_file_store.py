@@ -772,3 +772,11 @@ def test_jugdir_below_a_file(tmp_path):
     (tmp_path / 'blocker').write_text('')
     with pytest.raises(StoreError, match='blocker/sub'):
         file_store(str(tmp_path / 'blocker' / 'sub'))
+
+
+def test_damaged_pack_is_a_clear_error(tmp_path):
+    jugdir = tmp_path / 'jugdata'
+    (jugdir / 'packs').mkdir(parents=True)
+    (jugdir / 'packs' / 'jugpack').write_bytes(b'')  # empty: decodes to None
+    with pytest.raises(StoreError, match='pack file .* is damaged'):
+        file_store(str(jugdir))
