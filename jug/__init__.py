@@ -19,7 +19,7 @@ from .compound import CompoundTask, CompoundTaskGenerator
 from .options import set_jugdir
 from .jug import init, is_jug_running
 from .backends import file_store, dict_store, redis_store
-from .jug_version import __version__
+from .jug_version import __version__  # noqa: F401 (part of the API, not of __all__)
 
 __all__ = [
     'Task',

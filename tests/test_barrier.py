@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 import jug.task
-from jug import TaskGenerator, value
+from jug import TaskGenerator
 from jug.backends.dict_store import dict_store
 from jug.barrier import BarrierError, barrier, bvalue
 from jug.io import NoLoad

@@ -18,7 +18,7 @@ from jug.jug import init
 from jugtest import jug_command, jug_env
 
 N_TASKS = 150
-JUGFILE = f'''
+JUGFILE = '''
 import os
 import time
 from jug import TaskGenerator
@@ -28,7 +28,7 @@ LOG = os.path.abspath('runs.log')
 
 def log(event, i):
     with open(LOG, 'a') as f:
-        f.write(f'{{event}} {{i}} {{os.getpid()}} {{time.time()!r}}\\n')
+        f.write(f'{event} {i} {os.getpid()} {time.time()!r}\\n')
 
 
 @TaskGenerator

@@ -1,12 +1,10 @@
 """Options chains, the command line and configuration files (SPEC.md §4.1–4.3)."""
 import io
 import logging
-import os
 import sys
 
 import pytest
 
-from jug import options as options_module
 from jug.options import (Options, _str_to_bool, default_options, find_local_configuration_files,
                          key_to_option, parse, read_configuration_file, set_jugdir)
 from jug.task import Task

@@ -2,7 +2,6 @@
 import functools
 import pickle
 import sys
-import warnings
 
 import pytest
 

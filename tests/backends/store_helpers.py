@@ -82,3 +82,32 @@ class FakeRedis:
 
     def close(self):
         self.closed = True
+
+
+#: Keys used by the store tests (40 hex characters, like task hashes).
+H1 = b'0123456789abcdef0123456789abcdef01234567'
+H2 = b'fedcba9876543210fedcba9876543210fedcba98'
+H3 = b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+H_PACKED = b'9999999999999999999999999999999999999999'
+
+
+class FakeTask:
+    """What stores know of a task: an object with hash()."""
+
+    def __init__(self, h):
+        self.h = h
+
+    def hash(self):
+        return self.h
+
+
+def packed_file_store(tmp_path):
+    """A file store whose pack already holds an unrelated result (key H_PACKED), so that
+    every operation goes through the pack-aware code paths."""
+    from jug.backends.file_store import file_store
+    s = file_store(str(tmp_path / 'packed.jugdata'))
+    s.dump('in the pack', H_PACKED)
+    assert s.update_pack() == 1
+    s = file_store(str(tmp_path / 'packed.jugdata'))
+    assert s.packed == {H_PACKED: 'in the pack'}
+    return s

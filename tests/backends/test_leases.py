@@ -9,7 +9,7 @@ import pytest
 
 from jug.backends import leases
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
-from jug.backends.leases import LeaseSettings, parse_lock, read_lock, stale_reason
+from jug.backends.leases import LeaseSettings, parse_lock, read_lock
 
 KEY = b'0123456789abcdef0123456789abcdef01234567'
 

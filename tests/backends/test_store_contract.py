@@ -13,36 +13,12 @@ from jug.backends.file_store import file_store
 from jug.backends.memoize_store import memoize_store
 from jug.backends.redis_store import redis_store
 
-H1 = b'0123456789abcdef0123456789abcdef01234567'
-H2 = b'fedcba9876543210fedcba9876543210fedcba98'
-H3 = b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
-H_PACKED = b'9999999999999999999999999999999999999999'
-
-
-class FakeTask:
-    """What stores know of a task: an object with hash()."""
-
-    def __init__(self, h):
-        self.h = h
-
-    def hash(self):
-        return self.h
-
-
-def _packed_file_store(tmp_path):
-    # a store whose pack already holds an unrelated result, so every operation goes
-    # through the pack-aware code paths
-    s = file_store(str(tmp_path / 'packed.jugdata'))
-    s.dump('in the pack', H_PACKED)
-    assert s.update_pack() == 1
-    s = file_store(str(tmp_path / 'packed.jugdata'))
-    assert s.packed == {H_PACKED: 'in the pack'}
-    return s
+from store_helpers import H1, H2, H3, FakeTask, packed_file_store
 
 
 STORES = {
     'file': lambda tmp_path: file_store(str(tmp_path / 'jugdata')),
-    'file-packed': _packed_file_store,
+    'file-packed': packed_file_store,
     'dict': lambda tmp_path: dict_store(),
     'redis-fake': lambda tmp_path: redis_store('redis:'),
 }

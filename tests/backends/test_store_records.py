@@ -14,33 +14,13 @@ from jug.backends.dict_store import dict_store
 from jug.backends.file_store import file_store
 from jug.backends.memoize_store import memoize_store
 
-H1 = b'0123456789abcdef0123456789abcdef01234567'
-H2 = b'fedcba9876543210fedcba9876543210fedcba98'
-H3 = b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
-H_PACKED = b'9999999999999999999999999999999999999999'
+from store_helpers import H1, H2, H3, H_PACKED, FakeTask, packed_file_store
 
 RECORD = {'name': 'jugfile.f', 'hash': H1.decode(), 'host': 'node1', 'pid': 42,
           'start': 100.5, 'end': 101.0, 'duration': 0.5, 'peak_memory': 1 << 20,
           'status': 'failed',
           'error': {'type': 'ValueError', 'message': 'bad ünïcödé',
                     'traceback': 'Traceback (most recent call last):\nValueError: bad\n'}}
-
-
-class FakeTask:
-    """What stores know of a task: an object with hash()."""
-
-    def __init__(self, h):
-        self.h = h
-
-    def hash(self):
-        return self.h
-
-
-def _packed_file_store(tmp_path):
-    s = file_store(str(tmp_path / 'packed.jugdata'))
-    s.dump('in the pack', H_PACKED)
-    assert s.update_pack() == 1
-    return file_store(str(tmp_path / 'packed.jugdata'))
 
 
 class _generic_cleanup_store(dict_store):
@@ -51,7 +31,7 @@ class _generic_cleanup_store(dict_store):
 
 STORES = {
     'file': lambda tmp_path: file_store(str(tmp_path / 'jugdata')),
-    'file-packed': _packed_file_store,
+    'file-packed': packed_file_store,
     'dict': lambda tmp_path: dict_store(),
     'dict-generic-cleanup': lambda tmp_path: _generic_cleanup_store(),
 }
@@ -158,7 +138,7 @@ def test_remove_records(store):
 
 
 def test_remove_of_packed_key_deletes_its_record(tmp_path):
-    store = _packed_file_store(tmp_path)
+    store = packed_file_store(tmp_path)
     store.save_record(H_PACKED, RECORD)
     store.update_pack()
     assert store.load_record(H_PACKED) == RECORD  # packing leaves records alone

@@ -58,7 +58,6 @@ def test_store_access_budget(jug_options):
     store = dict_store()
     _load(options, store)
     execution_loop(jug.task.alltasks, options, ExecutionState())
-    independent = [jug.task.Task.store]  # noqa: F841 (documentation)
     assert max(store.counts.values()) < 5
     squares_keys = [t.hash() for t in jug.task.alltasks]
     for key in squares_keys:
