@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 from ..errors import MissingPackageError, StoreError, mark_store_error, store_error_message
 from .base import as_bytes, base_lock, base_store, encode_record, parse_record
 from .encode import decode_from, encode_to
-from .leases import (DEFAULT_LEASE, _create_exclusive, heartbeat, lease_line, nodename,
-                     read_lock, stale_reason, take_over)
+from .leases import (DEFAULT_LEASE, _create_exclusive, heartbeat, holds, lease_line,
+                     nodename, read_lock, stale_reason, take_over)
 
 __all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
            'file_keepalive_based_lock', 'fsync_dir', 'MAX_FILESIZE_IN_PACK']
@@ -962,7 +962,8 @@ class file_based_lock(base_lock):
         if found is None:
             return False
         reason = stale_reason(*found)
-        if reason is None or not take_over(self.fullname, found[0], content, _LOCK_FILE_MODE):
+        if reason is None or not take_over(self.fullname, found[0], content, _LOCK_FILE_MODE,
+                                           found[1]):
             return False
         logging.warning(f'Took over the stale lock {self.fullname}: {reason}.')
         return True
@@ -976,9 +977,10 @@ class file_based_lock(base_lock):
         warning: it becomes stale once this process is gone.
         """
         with heartbeat.guard:
-            held = heartbeat.drop(self.fullname)
-            if held is not None and held[1] > self.lease.lease_time / 2 \
-                    and not _still_ours(self.fullname, held[0]):
+            token = heartbeat.drop(self.fullname)
+            if token is not None and not holds(self.fullname, token):
+                logging.warning(f'The lock {self.fullname} was taken over by another worker '
+                                'while this one held it; it is left to that worker.')
                 return
             try:
                 os.unlink(self.fullname)
@@ -995,7 +997,9 @@ class file_based_lock(base_lock):
     def fail(self):
         """Mark the lock as failed; return False if there is no lock file."""
         with heartbeat.guard:
-            heartbeat.drop(self.fullname)
+            token = heartbeat.drop(self.fullname)
+            if token is not None and not holds(self.fullname, token):
+                return False  # taken over by another worker: not ours to mark
             try:
                 os.utime(self.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
             except FileNotFoundError:
@@ -1052,11 +1056,6 @@ def _read_record_log(path: str):
 def _record_time(record: dict) -> float:
     when = record.get('end', record.get('start', 0))
     return when if isinstance(when, (int, float)) else 0
-
-
-def _still_ours(path: str, token: str) -> bool:
-    found = read_lock(path)
-    return found is not None and found[1].token == token
 
 
 class file_keepalive_store(file_store):

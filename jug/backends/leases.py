@@ -6,13 +6,17 @@ jugdir, and adds a third line of ours::
 
     PID 4242 on HOSTNAME node17
     Lock created on 2026-11-27 (14h05.31)
-    Jug-lease: 600 8123456 5f2c0d9e6a1b4c3d
+    Jug-lease: 600 8123456 5f2c0d9e6a1b4c3d 3e0a1f27:4026531836
 
-(lease seconds, the holder's process start time — to tell a reused pid —, and a token
-naming this lock instance).  While a process holds leased locks, one background thread
+(lease seconds, the holder's process start time — to tell a reused pid —, a token
+naming this lock instance, and the boot and pid namespace of the holder — pids are
+looked up only by processes of the same machine boot and namespace, since two
+containers may share a host name).  While a process holds leased locks, one background thread
 of that process (the *heartbeat*, no extra process) touches each of them every few
 seconds; a lock file not touched for longer than its lease is stale.  A lock is also
-stale when it was written on this host by a process that no longer exists.  A lock
+stale when it was written on this host (same boot and pid namespace) by a process
+that no longer exists, or when it is empty (its writer died before writing it) and
+older than the default lease.  A lock
 without the third line (written by Jug 2.7) is never judged stale by its age, only by a
 dead process on this host.  Failed locks (mtime of 1 s, Jug's marker) are never stale.
 
@@ -29,6 +33,7 @@ Layer 1: imports nothing from jug outside ``jug.backends``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -47,8 +52,6 @@ DEFAULT_HEARTBEAT_INTERVAL = 30.0
 TAKEOVER_TIMEOUT = 60.0
 #: Takeover generations tried before giving up (each needs an abandoned predecessor).
 MAX_TAKEOVER_GENERATIONS = 8
-#: "Time of the last refresh" of a held lock found taken over by another worker.
-_LOST = float('-inf')
 #: Same value as jug.backends.file_store.FAILED_LOCK_MTIME (Jug's failed marker).
 _FAILED_LOCK_MTIME = 1
 
@@ -113,22 +116,52 @@ def _own_start_id():
     return _own_start[pid]
 
 
+_own_space = []
+
+
+def process_space_id() -> str:
+    """Identify the space where this process's pids mean something: the boot of the
+    machine and the pid namespace (two containers with one host name differ here)."""
+    if not _own_space:
+        parts = []
+        for path, read in (('/proc/sys/kernel/random/boot_id', _read_text),
+                           ('/proc/self/ns/pid', _pid_namespace)):
+            try:
+                parts.append(read(path))
+            except OSError:
+                parts.append('')
+        _own_space.append(':'.join(parts) if any(parts) else '-')
+    return _own_space[0]
+
+
+def _read_text(path):
+    with open(path) as f:
+        return f.read().strip()[:8]
+
+
+def _pid_namespace(path):
+    return str(os.stat(path).st_ino)
+
+
 def lease_line(settings: LeaseSettings, token: str) -> str:
     """Return our third line of a lock file (see the module docstring)."""
-    return f'{LEASE_LINE_PREFIX} {settings.lease_time:g} {_own_start_id()} {token}\n'
+    return (f'{LEASE_LINE_PREFIX} {settings.lease_time:g} {_own_start_id()} {token} '
+            f'{process_space_id()}\n')
 
 
 class LockInfo:
     """What a lock file says about its holder (fields are None when absent)."""
 
-    __slots__ = ('pid', 'host', 'lease_time', 'start_id', 'token')
+    __slots__ = ('pid', 'host', 'lease_time', 'start_id', 'token', 'space')
 
-    def __init__(self, pid=None, host=None, lease_time=None, start_id=None, token=None):
+    def __init__(self, pid=None, host=None, lease_time=None, start_id=None, token=None,
+                 space=None):
         self.pid = pid
         self.host = host
         self.lease_time = lease_time
         self.start_id = start_id
         self.token = token
+        self.space = space
 
 
 def parse_lock(text: str) -> LockInfo:
@@ -149,6 +182,7 @@ def parse_lock(text: str) -> LockInfo:
                 continue
             info.start_id = None if words[2] == '-' else words[2]
             info.token = words[3]
+            info.space = words[4] if len(words) >= 5 else None
     return info
 
 
@@ -182,7 +216,11 @@ def stale_reason(stat: os.stat_result, info: LockInfo, now: float = None):
     """
     if stat.st_mtime == _FAILED_LOCK_MTIME:
         return None
-    if info.pid is not None and info.host == nodename():
+    if info.pid is None and info.lease_time is None:
+        # empty or unreadable: its writer died between creating and writing it
+        age = (time.time() if now is None else now) - stat.st_mtime
+        return f'it is empty and {age:.0f} s old' if age > DEFAULT_LEASE_TIME else None
+    if info.pid is not None and info.host == nodename() and _same_pid_space(info):
         if not _pid_alive(info.pid):
             return f'process {info.pid} on {info.host} is gone'
         if info.start_id is not None and process_start_id(info.pid) not in (None, info.start_id):
@@ -192,6 +230,13 @@ def stale_reason(stat: os.stat_result, info: LockInfo, now: float = None):
         if age > info.lease_time:
             return f'its lease of {info.lease_time:g} s expired {age - info.lease_time:.0f} s ago'
     return None
+
+
+def _same_pid_space(info: LockInfo) -> bool:
+    """Whether the lock's pid can be looked up here (same boot and pid namespace)."""
+    if info.lease_time is None:
+        return True  # Jug 2.7's lock: only the host name is known
+    return info.space is not None and info.space == process_space_id()
 
 
 def _create_exclusive(path: str, content: bytes, mode: int) -> bool:
@@ -209,7 +254,7 @@ def _create_exclusive(path: str, content: bytes, mode: int) -> bool:
     return True
 
 
-def _win_takeover_marker(path: str, judged: os.stat_result):
+def _win_takeover_marker(path: str, judged: os.stat_result, timeout: float):
     """Create the takeover marker of the judged lock instance; its path, or None."""
     base = f'{path}.takeover.{judged.st_ino}.{judged.st_mtime_ns}'
     for generation in range(MAX_TAKEOVER_GENERATIONS):
@@ -220,34 +265,45 @@ def _win_takeover_marker(path: str, judged: os.stat_result):
             age = time.time() - os.stat(marker).st_mtime
         except FileNotFoundError:
             return None  # its winner finished: the lock is not the judged one any more
-        if age < TAKEOVER_TIMEOUT:
+        if age < timeout:
             return None  # another worker is taking it over right now
     return None
 
 
-def take_over(path: str, judged: os.stat_result, content: bytes, mode: int) -> bool:
+def take_over(path: str, judged: os.stat_result, content: bytes, mode: int,
+              judged_info: LockInfo = None) -> bool:
     """Replace the stale lock file `path` (as `judged` by ``os.stat``) by our own.
 
     Returns True if this process now holds the lock, False if another worker got it
     first or the lock changed since it was judged (see the module docstring).
     """
-    marker = _win_takeover_marker(path, judged)
+    lease = judged_info.lease_time if judged_info is not None else None
+    # clocks of hosts may differ: a marker counts as abandoned only after the lease too
+    marker = _win_takeover_marker(path, judged, max(TAKEOVER_TIMEOUT, lease or 0))
     if marker is None:
         return False
     try:
+        current = read_lock(path)  # open(): also revalidates NFS's cached attributes
+        if current is None or not _same_lock(current, judged, judged_info):
+            return False
         try:
-            current = os.lstat(path)
+            os.unlink(path)
         except FileNotFoundError:
-            return False
-        if (current.st_ino, current.st_mtime_ns) != (judged.st_ino, judged.st_mtime_ns):
-            return False
-        os.unlink(path)
+            pass  # released meanwhile: then the exclusive create decides
         return _create_exclusive(path, content, mode)
     finally:
         try:
             os.unlink(marker)
         except FileNotFoundError:
             pass
+
+
+def _same_lock(current, judged: os.stat_result, judged_info) -> bool:
+    stat, info = current
+    if (stat.st_ino, stat.st_mtime_ns) != (judged.st_ino, judged.st_mtime_ns):
+        return False
+    return judged_info is None or (info.token, info.pid, info.host) == \
+        (judged_info.token, judged_info.pid, judged_info.host)
 
 
 class _Heartbeat:
@@ -262,7 +318,7 @@ class _Heartbeat:
 
     def __init__(self) -> None:
         self.guard = threading.Lock()
-        self._held = {}  # path -> [token, monotonic time of the last refresh or _LOST]
+        self._held = {}  # path -> token
         self._interval = None
         self._wakeup = threading.Event()
         self._thread = None
@@ -276,22 +332,28 @@ class _Heartbeat:
                 self._thread = None
                 self._interval = None
                 self._pid = os.getpid()
-            self._held[path] = [token, time.monotonic()]
+            self._held[path] = token
             if self._interval is None or interval < self._interval:
                 self._interval = interval
                 self._wakeup.set()  # sleep for the new, shorter interval
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name='jug-lock-heartbeat',
                                                 daemon=True)
                 self._thread.start()
 
     def drop(self, path: str):
-        """Stop refreshing `path`; return ``(token, seconds since its last refresh)``,
-        or None if this process does not hold it.  Call with ``guard`` held."""
-        entry = self._held.pop(path, None) if self._pid == os.getpid() else None
-        if entry is None:
-            return None
-        return entry[0], time.monotonic() - entry[1]
+        """Stop refreshing `path`; return its token, or None if this process does not
+        hold it.  Call with ``guard`` held."""
+        return self._held.pop(path, None) if self._pid == os.getpid() else None
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's locks, thread and (maybe held) guard."""
+        self.guard = threading.Lock()
+        self._wakeup = threading.Event()
+        self._held = {}
+        self._thread = None
+        self._interval = None
+        self._pid = None
 
     def _run(self) -> None:
         while True:
@@ -299,24 +361,30 @@ class _Heartbeat:
                 self._wakeup.clear()  # the interval changed: sleep again with it
                 continue
             with self.guard:
-                for path, entry in self._held.items():
-                    if entry[1] != _LOST and refresh(path, entry[0]):
-                        entry[1] = time.monotonic()
-                    else:
-                        # lost: taken over while we were frozen; release() will see that
-                        entry[1] = _LOST
+                for path, token in self._held.items():
+                    try:
+                        refresh(path, token)
+                    except Exception as e:  # never let one error end the heartbeat
+                        logging.warning(f'Could not refresh the lock {path}: {e}')
 
 
 def refresh(path: str, token: str) -> bool:
     """Touch the lock file `path` if it is still ours (holds `token`); return whether."""
-    try:
-        with open(path, 'rb') as lock:
-            if token.encode() not in lock.read(4096):
-                return False
-        os.utime(path)
-    except FileNotFoundError:
-        return False
+    if not holds(path, token):
+        return False  # lost (taken over while we were frozen): release() will see that
+    os.utime(path)
     return True
 
 
+def holds(path: str, token: str) -> bool:
+    """Whether the lock file `path` exists and carries `token` (is still ours)."""
+    try:
+        with open(path, 'rb') as lock:
+            return token.encode() in lock.read(4096)
+    except FileNotFoundError:
+        return False
+
+
 heartbeat = _Heartbeat()
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=heartbeat.reset_after_fork)

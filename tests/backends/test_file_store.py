@@ -373,7 +373,7 @@ def test_lock_file(store):
     lines = text.split('\n')
     # Jug 2.7's two lines, then our lease line (jug.backends.leases)
     assert len(lines) == 4 and lines[3] == ''
-    assert re.fullmatch(r'Jug-lease: 600 \d+ [0-9a-f]{16}', lines[2])
+    assert re.fullmatch(r'Jug-lease: 600 \d+ [0-9a-f]{16} \S+', lines[2])
     assert lines[0] == f'PID {os.getpid()} on HOSTNAME {socket.gethostname()}'
     assert re.fullmatch(r'Lock created on \d{4}-\d\d-\d\d \(\d\dh\d\d\.\d\d\)', lines[1])
     stamp = time.strptime(lines[1][len('Lock created on '):], '%Y-%m-%d (%Hh%M.%S)')

@@ -73,8 +73,46 @@ def test_dead_process_on_this_host_is_stale_even_for_jug27_locks(store):
 
 def test_reused_pid_is_stale(store):
     me = os.getpid()
-    lock = _write_lock(store, jug27(me, leases.nodename()) + 'Jug-lease: 600 1 tok\n')
+    space = leases.process_space_id()
+    lock = _write_lock(store, jug27(me, leases.nodename()) + f'Jug-lease: 600 1 tok {space}\n')
     assert 'reused' in lock.stale_reason()
+
+
+def test_pids_of_another_pid_namespace_are_not_looked_up(store):
+    """Two containers may share a host name: their pids mean nothing to each other."""
+    text = jug27(_dead_pid(), leases.nodename()) + 'Jug-lease: 600 1 tok otherboot:123\n'
+    lock = _write_lock(store, text)
+    assert lock.stale_reason() is None
+    assert not store.getlock(KEY).get()
+
+
+def test_empty_lock_is_stale_only_when_old(store):
+    lock = _write_lock(store, '')
+    assert lock.stale_reason() is None  # may be being written right now
+    lock = _write_lock(store, '', mtime=time.time() - 2 * leases.DEFAULT_LEASE_TIME)
+    assert 'empty' in lock.stale_reason()
+
+
+def test_heartbeat_survives_an_io_error(store, monkeypatch):
+    store.set_lease(LeaseSettings(2, 0.05))
+    lock = store.getlock(KEY)
+    assert lock.get()
+    real_utime = os.utime
+    failures = []
+
+    def flaky_utime(path, *args, **kwargs):
+        if not failures:
+            failures.append(path)
+            raise OSError(5, 'Input/output error', path)
+        return real_utime(path, *args, **kwargs)
+    monkeypatch.setattr(os, 'utime', flaky_utime)
+    real_utime(lock.fullname, (time.time() - 100,) * 2)
+    deadline = time.time() + 10
+    while time.time() - os.stat(lock.fullname).st_mtime > 50:
+        assert time.time() < deadline, 'the heartbeat stopped after one I/O error'
+        time.sleep(0.02)
+    assert failures
+    lock.release()
 
 
 def test_expired_lease_is_stale_but_jug27_lock_never_by_age(store):
