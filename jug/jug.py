@@ -214,8 +214,11 @@ def _run_one(t, options, state, queued, previous):
             state.nr_waits = 0
             ntasks = len(_task_module.alltasks)
             record = start_record(t)
-            t.run(debug_mode=options.debug)
-            _save_record(t, record)
+            t.run(save=False, debug_mode=options.debug)
+            # result, run record and lock release together (one round trip on redis)
+            t.store.commit(t._result, t.hash(), finish_record(record))
+            locked = False
+            record = None
             jug_hook('execute.task-executed1', (t,))
             if options.debug and len(_task_module.alltasks) != ntasks:
                 raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
@@ -232,7 +235,7 @@ def _run_one(t, options, state, queued, previous):
         raise
     except Exception as e:
         failed = True
-        if record is not None and 'end' not in record:
+        if record is not None:
             _save_record(t, record, e)
         if locked:
             state.failed.add(t.hash())

@@ -44,3 +44,7 @@ def run_jug(tmp_path):
         return subprocess.run(jug_command(*args), cwd=cwd or tmp_path, env=jug_env(**env),
                               capture_output=True, text=True, timeout=timeout)
     return run
+
+
+# A real redis-server: `redis_server` (session) and `redis_url` (emptied per test).
+from redisserver import redis_server, redis_url  # noqa: E402,F401  (fixtures)

@@ -4,7 +4,8 @@ Three ``jug execute`` workers share 150 tasks of about 20 ms that log when they 
 and end.  Workers are killed (SIGKILL) in the middle of a task and restarted, or frozen
 (SIGSTOP) until their lease expires; with no manual cleanup the work must finish, every
 result must be right, no task may have run in two live workers at once, and no task may
-have run more often than there were kills.
+have run more often than there were kills.  Each test runs on the file store and on a
+real redis server.
 """
 import collections
 import os
@@ -12,6 +13,8 @@ import random
 import signal
 import subprocess
 import time
+
+import pytest
 
 from jug import value
 from jug.jug import init
@@ -126,21 +129,36 @@ def _check_runs(cwd, workers, max_extra_runs):
     assert extra <= max_extra_runs
 
 
-def _check_results(cwd, monkeypatch):
-    assert subprocess.run(jug_command('check', 'crash.py'), cwd=cwd,
+def _check_results(cwd, monkeypatch, jugdir):
+    assert subprocess.run(jug_command('check', 'crash.py', '--jugdir', jugdir), cwd=cwd,
                           env=jug_env()).returncode == 0
     monkeypatch.chdir(cwd)
-    _, space = init('crash.py', 'crash.jugdata')
+    store, space = init('crash.py', jugdir)
     assert value(space['squares']) == [i * i for i in range(N_TASKS)]
     assert value(space['result']) == sum(i * i for i in range(N_TASKS))
-    assert os.listdir(os.path.join(cwd, 'crash.jugdata', 'locks')) == []
+    assert list(store.listlocks()) == []
+    store.close()
 
 
-def test_workers_killed_and_restarted(tmp_path, monkeypatch):
+@pytest.fixture(params=['file', 'redis'])
+def jugdir(request, tmp_path):
+    """The store the workers share: a directory, or a real redis server."""
+    if request.param == 'file':
+        return str(tmp_path / 'crash.jugdata')
+    return request.getfixturevalue('redis_url')
+
+
+def _lease_options(jugdir):
+    """A killed worker's redis lock is only known stale when it expires: short leases."""
+    return ['--lease-time', '2', '--heartbeat-interval', '0.3'] \
+        if jugdir.startswith('redis:') else []
+
+
+def test_workers_killed_and_restarted(tmp_path, monkeypatch, jugdir):
     (tmp_path / 'crash.py').write_text(JUGFILE)
     rng = random.Random(1234)
     deadline = time.time() + 50
-    workers = Workers(str(tmp_path))
+    workers = Workers(str(tmp_path), '--jugdir', jugdir, *_lease_options(jugdir))
     for _ in range(3):
         workers.start()
     kills = 0
@@ -153,14 +171,15 @@ def test_workers_killed_and_restarted(tmp_path, monkeypatch):
     workers.wait_all(deadline)
     assert all(p.returncode == 0 for p in workers.procs if p.pid not in workers.dead_at)
     _check_runs(str(tmp_path), workers, kills)
-    _check_results(str(tmp_path), monkeypatch)
+    _check_results(str(tmp_path), monkeypatch, jugdir)
 
 
-def test_frozen_worker_loses_its_lease(tmp_path, monkeypatch):
+def test_frozen_worker_loses_its_lease(tmp_path, monkeypatch, jugdir):
     (tmp_path / 'crash.py').write_text(JUGFILE)
     rng = random.Random(99)
     deadline = time.time() + 50
-    workers = Workers(str(tmp_path), '--lease-time', '1', '--heartbeat-interval', '0.2')
+    workers = Workers(str(tmp_path), '--jugdir', jugdir,
+                      '--lease-time', '1', '--heartbeat-interval', '0.2')
     for _ in range(3):
         workers.start()
     victim = _pick_victim(workers, rng, deadline)
@@ -176,4 +195,4 @@ def test_frozen_worker_loses_its_lease(tmp_path, monkeypatch):
              if e == 'end' and i == frozen_task]
     assert rerun and victim.pid not in rerun
     _check_runs(str(tmp_path), workers, 1)
-    _check_results(str(tmp_path), monkeypatch)
+    _check_results(str(tmp_path), monkeypatch, jugdir)

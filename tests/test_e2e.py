@@ -4,6 +4,8 @@ import os
 import subprocess
 import textwrap
 
+import pytest
+
 from jugtest import jug_command, jug_env
 
 MANY_TASKS = textwrap.dedent('''
@@ -30,10 +32,18 @@ MANY_TASKS = textwrap.dedent('''
 ''')
 
 
-def test_four_workers_run_every_task_exactly_once(tmp_path, monkeypatch):
+@pytest.fixture(params=['file', 'redis'])
+def jugdir(request, tmp_path):
+    """The store the workers share: a directory, or a real redis server."""
+    if request.param == 'file':
+        return str(tmp_path / 'many.jugdata')
+    return request.getfixturevalue('redis_url')
+
+
+def test_four_workers_run_every_task_exactly_once(tmp_path, monkeypatch, jugdir):
     (tmp_path / 'many.py').write_text(MANY_TASKS)
     workers = [subprocess.Popen(jug_command('execute', 'many.py', '--will-cite',
-                                            '--wait-cycle-time', '0.1'),
+                                            '--wait-cycle-time', '0.1', '--jugdir', jugdir),
                                 cwd=tmp_path, env=jug_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
                for _ in range(4)]
@@ -47,13 +57,16 @@ def test_four_workers_run_every_task_exactly_once(tmp_path, monkeypatch):
     assert len(pids) >= 2, 'the tasks were not shared between workers'
     assert pids <= {str(w.pid) for w in workers}
 
-    check = subprocess.run(jug_command('check', 'many.py'), cwd=tmp_path, env=jug_env())
+    check = subprocess.run(jug_command('check', 'many.py', '--jugdir', jugdir), cwd=tmp_path,
+                           env=jug_env())
     assert check.returncode == 0
     from jug.jug import init
     from jug import value
     monkeypatch.chdir(tmp_path)
-    _, space = init('many.py', 'many.jugdata')
+    store, space = init('many.py', jugdir)
     assert value(space['result']) == sum(i * i for i in range(200))
     assert value(space['squares']) == [i * i for i in range(200)]
-    assert not os.listdir(tmp_path / 'many.jugdata' / 'locks')
-    assert not os.listdir(tmp_path / 'many.jugdata' / 'tempfiles')
+    assert list(store.listlocks()) == []
+    store.close()
+    if not jugdir.startswith('redis:'):
+        assert not os.listdir(tmp_path / 'many.jugdata' / 'tempfiles')

@@ -113,6 +113,21 @@ class base_store:
         """Release resources held by the store."""
         raise NotImplementedError
 
+    def commit(self, object, name, record: dict | None = None) -> None:
+        """Store the result of a task, its run record, and release its lock.
+
+        Usage: ``store.commit(value, t.hash(), finish_record(record))``
+
+        What ``jug execute`` does when a task has run: ``dump``, ``save_record`` (if
+        `record` is not None) and ``getlock(name).release()``, in that order, so the
+        lock is released only once the result is stored.  Stores that talk to a server
+        override it to do all three in one round trip.  Do not release the lock again.
+        """
+        self.dump(object, name)
+        if record is not None:
+            self.save_record(name, record)
+        self.getlock(name).release()
+
     # run records (optional primitives: the defaults keep no records) ------------------
     def save_record(self, name, record: dict) -> None:
         """Keep `record`, the run record of the task `name`, replacing any previous one.

@@ -48,7 +48,9 @@ def extract(dest, archive):
 
 
 class FakeRedis:
-    """The few commands of redis-py's client that redis_store uses, in memory."""
+    """A few commands of redis-py's client, in memory: enough for tests that only
+    construct a redis_store (e.g. ``select``).  Everything else runs on a real server
+    (the ``redis_url`` fixture): redis_store also needs SCAN, pipelines and scripts."""
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs

@@ -1,7 +1,7 @@
 """The store contract: every store passes these tests (DESIGN.md, habit 2).
 
-Stores: file_store, file_store with a pack, dict_store, redis_store (on an in-memory
-fake client; real-server tests live elsewhere), and memoize_store for the read-only part.
+Stores: file_store, file_store with a pack, dict_store, redis_store (on a real
+redis-server: the ``redis_url`` fixture), and memoize_store for the read-only part.
 """
 import threading
 
@@ -20,15 +20,16 @@ STORES = {
     'file': lambda tmp_path: file_store(str(tmp_path / 'jugdata')),
     'file-packed': packed_file_store,
     'dict': lambda tmp_path: dict_store(),
-    'redis-fake': lambda tmp_path: redis_store('redis:'),
+    'redis': None,  # needs the redis_url fixture (a real server): see store()
 }
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request, tmp_path):
-    if request.param.startswith('redis'):
-        request.getfixturevalue('fake_redis')
-    s = STORES[request.param](tmp_path)
+    if request.param == 'redis':
+        s = redis_store(request.getfixturevalue('redis_url'))
+    else:
+        s = STORES[request.param](tmp_path)
     yield s
     s.close()
 
