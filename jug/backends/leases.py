@@ -306,66 +306,88 @@ def _same_lock(current, judged: os.stat_result, judged_info) -> bool:
         (judged_info.token, judged_info.pid, judged_info.host)
 
 
-class _Heartbeat:
-    """The one thread of a process that keeps its held leased locks fresh.
+class PeriodicRefresher:
+    """One daemon thread of a process that calls :meth:`beat` periodically.
 
-    The thread wakes every ``interval`` seconds (the shortest heartbeat interval asked
-    for) and touches each held lock that is still ours.  Taking or releasing a lock
-    does not wake it, so the per-task cost is a dict update.  ``guard`` is held while
-    locks are refreshed and while one is released or marked failed, so that a refresh
-    can never undo the failed marker or touch a lock that was just released.
+    The thread wakes every ``interval`` seconds, the shortest interval any caller of
+    :meth:`_ensure_running` asked for; asking for a shorter one wakes it to sleep
+    anew.  ``guard`` protects the subclass's state.  In a forked child the thread does
+    not exist and the parent's guard may be held: everything is reset.  The file
+    store's and the redis store's heartbeats are subclasses.
     """
 
+    thread_name = 'jug-heartbeat'
+
     def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, 'register_at_fork'):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        """Start afresh (at creation, and in a forked child)."""
         self.guard = threading.Lock()
-        self._held = {}  # path -> token
         self._interval = None
         self._wakeup = threading.Event()
         self._thread = None
-        self._pid = None
 
-    def hold(self, path: str, token: str, interval: float) -> None:
-        """Start refreshing `path` (a lock this process just created with `token`)."""
-        with self.guard:
-            if self._pid != os.getpid():  # first use, or in a forked child: no thread
-                self._held.clear()
-                self._thread = None
-                self._interval = None
-                self._pid = os.getpid()
-            self._held[path] = token
-            if self._interval is None or interval < self._interval:
-                self._interval = interval
-                self._wakeup.set()  # sleep for the new, shorter interval
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name='jug-lock-heartbeat',
-                                                daemon=True)
-                self._thread.start()
-
-    def drop(self, path: str):
-        """Stop refreshing `path`; return its token, or None if this process does not
-        hold it.  Call with ``guard`` held."""
-        return self._held.pop(path, None) if self._pid == os.getpid() else None
-
-    def reset_after_fork(self) -> None:
-        """In a forked child: forget the parent's locks, thread and (maybe held) guard."""
-        self.guard = threading.Lock()
-        self._wakeup = threading.Event()
-        self._held = {}
-        self._thread = None
-        self._interval = None
-        self._pid = None
+    def _ensure_running(self, interval: float) -> None:
+        """Make sure the thread runs, at most `interval` seconds apart.  Call with guard."""
+        if self._interval is None or interval < self._interval:
+            self._interval = interval
+            self._wakeup.set()  # sleep for the new, shorter interval
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name=self.thread_name,
+                                            daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         while True:
             if self._wakeup.wait(self._interval):
                 self._wakeup.clear()  # the interval changed: sleep again with it
                 continue
-            with self.guard:
-                for path, token in self._held.items():
-                    try:
-                        refresh(path, token)
-                    except Exception as e:  # never let one error end the heartbeat
-                        logging.warning(f'Could not refresh the lock {path}: {e}')
+            try:
+                self.beat()
+            except Exception as e:  # never let one error end the heartbeat
+                logging.warning(f'jug: {self.thread_name}: {e}')
+
+    def beat(self) -> None:
+        """Do one round of work (subclasses)."""
+        raise NotImplementedError
+
+
+class _Heartbeat(PeriodicRefresher):
+    """The one thread of a process that keeps its held leased lock files fresh.
+
+    Each beat touches every held lock that is still ours.  Taking or releasing a lock
+    only updates a dict, under ``guard``, which is also held while locks are refreshed
+    and while one is released or marked failed: a refresh can never undo the failed
+    marker or touch a lock that was just released.
+    """
+
+    thread_name = 'jug-lock-heartbeat'
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._held = {}  # path -> token
+
+    def hold(self, path: str, token: str, interval: float) -> None:
+        """Start refreshing `path` (a lock this process just created with `token`)."""
+        with self.guard:
+            self._held[path] = token
+            self._ensure_running(interval)
+
+    def drop(self, path: str):
+        """Stop refreshing `path`; return its token, or None if this process does not
+        hold it.  Call with ``guard`` held."""
+        return self._held.pop(path, None)
+
+    def beat(self) -> None:
+        with self.guard:
+            for path, token in self._held.items():
+                try:
+                    refresh(path, token)
+                except Exception as e:  # e.g. a transient NFS error: next round
+                    logging.warning(f'Could not refresh the lock {path}: {e}')
 
 
 def refresh(path: str, token: str) -> bool:
@@ -386,5 +408,3 @@ def holds(path: str, token: str) -> bool:
 
 
 heartbeat = _Heartbeat()
-if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(after_in_child=heartbeat.reset_after_fork)

@@ -47,13 +47,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 import time
 
 from ..errors import MissingPackageError, StoreError
 from .base import as_bytes, base_lock, base_store, encode_record, parse_record
 from .encode import decode, encode
-from .leases import DEFAULT_LEASE, nodename
+from .leases import DEFAULT_LEASE, PeriodicRefresher, nodename
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -706,7 +705,7 @@ class _Held:
         self.lost = False
 
 
-class _Heartbeat:
+class _Heartbeat(PeriodicRefresher):
     """The one thread of a process that extends the redis locks it holds.
 
     The thread wakes every ``interval`` seconds (the shortest heartbeat interval asked
@@ -716,19 +715,11 @@ class _Heartbeat:
     or a ``fail()`` cannot resurrect the lock or give a failed lock an expiry.
     """
 
-    def __init__(self) -> None:
-        self._reset()
-        if hasattr(os, 'register_at_fork'):
-            # the thread does not exist in a forked child, and the parent's thread may
-            # have held the guard at the moment of the fork
-            os.register_at_fork(after_in_child=self._reset)
+    thread_name = 'jug-redis-lock-heartbeat'
 
     def _reset(self) -> None:
-        self.guard = threading.Lock()
+        super()._reset()
         self._held: dict[tuple, _Held] = {}
-        self._interval: float | None = None
-        self._wakeup = threading.Event()
-        self._thread: threading.Thread | None = None
         self._failing = False
         #: Completed refresh rounds (tests wait on it).
         self.rounds = 0
@@ -738,13 +729,7 @@ class _Heartbeat:
         """Start refreshing the lock `fullname` just taken with `token`."""
         with self.guard:
             self._held[key] = _Held(client, fullname, ownername, token, lease_ms)
-            if self._interval is None or interval < self._interval:
-                self._interval = interval
-                self._wakeup.set()  # sleep for the new, shorter interval
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name='jug-redis-lock-heartbeat')
-                self._thread.start()
+            self._ensure_running(interval)
 
     def token(self, key: tuple) -> str | None:
         """The token of the held lock `key`, or None if this process does not hold it."""
@@ -764,12 +749,8 @@ class _Heartbeat:
             for key in [k for k, h in self._held.items() if h.client is client]:
                 del self._held[key]
 
-    def _run(self) -> None:
-        while True:
-            if self._wakeup.wait(self._interval):
-                self._wakeup.clear()  # the interval changed: sleep again with it
-                continue
-            self.refresh_all()
+    def beat(self) -> None:
+        self.refresh_all()
 
     def refresh_all(self) -> None:
         """Refresh every held lock now (one pipeline per server)."""
