@@ -288,3 +288,14 @@ class base_lock:
         ``jug cleanup`` keeps such locks (unless forced).  Default: never known.
         """
         return False
+
+    def remove_unless_live(self):
+        """Remove the lock unless a live worker holds it; return whether it was removed.
+
+        What ``jug cleanup`` does with each lock.  Stores whose locks can be taken
+        over concurrently override it to remove them safely.
+        """
+        if self.is_held_by_live_worker():
+            return False
+        self.release()
+        return True

@@ -1038,6 +1038,19 @@ class file_based_lock(base_lock):
             return False
         return stale_reason(stat, info) is None
 
+    def remove_unless_live(self):
+        """Remove the lock unless a live worker holds it; return whether it was removed.
+
+        Goes through the takeover protocol (:func:`jug.backends.leases.take_over`), so
+        that a worker taking the lock over at the same moment keeps it.
+        """
+        found = read_lock(self.fullname)
+        if found is None or self.is_held_by_live_worker():
+            return False
+        with heartbeat.guard:
+            heartbeat.drop(self.fullname)  # in case this very process held it
+        return take_over(self.fullname, found[0], None, _LOCK_FILE_MODE, found[1])
+
 
 def _read_record_log(path: str):
     """Yield ``(key, record)`` for each intact line of a log of run records."""

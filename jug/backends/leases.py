@@ -275,7 +275,9 @@ def take_over(path: str, judged: os.stat_result, content: bytes, mode: int,
     """Replace the stale lock file `path` (as `judged` by ``os.stat``) by our own.
 
     Returns True if this process now holds the lock, False if another worker got it
-    first or the lock changed since it was judged (see the module docstring).
+    first or the lock changed since it was judged (see the module docstring).  With
+    `content` None the judged lock is only removed (``jug cleanup``), by the same
+    protocol, so that a worker taking it over at that moment does not lose it.
     """
     lease = judged_info.lease_time if judged_info is not None else None
     # clocks of hosts may differ: a marker counts as abandoned only after the lease too
@@ -290,7 +292,7 @@ def take_over(path: str, judged: os.stat_result, content: bytes, mode: int,
             os.unlink(path)
         except FileNotFoundError:
             pass  # released meanwhile: then the exclusive create decides
-        return _create_exclusive(path, content, mode)
+        return True if content is None else _create_exclusive(path, content, mode)
     finally:
         try:
             os.unlink(marker)

@@ -20,12 +20,10 @@ def _remove_locks(store, options):
         return store.remove_locks()
     kept = removed = 0
     for name in list(store.listlocks()):
-        lock = store.getlock(name)
-        if lock.is_held_by_live_worker():
-            kept += 1
-        else:
-            lock.release()
+        if store.getlock(name).remove_unless_live():
             removed += 1
+        else:
+            kept += 1
     if kept:
         logging.warning(f'Kept {kept} locks held by running workers '
                         '(jug cleanup --force removes them too).')
