@@ -1,0 +1,209 @@
+"""``jug webstatus``: a web page (and a JSON endpoint) with the status of a run.
+
+Layer 5.  The jugfile is loaded once, at start; every request recomputes the states
+with the cached status algorithm of ``jug.subcommands.status`` (``update_status``,
+which classifies through ``jug.taskstate.classify``): one listing of the store per
+request, read-only, so refreshing the page never blocks a worker.  bottle is imported
+only when the command runs.
+"""
+import html
+import json
+
+from ..backends import memoize_store
+from ..backends.select import select
+from ..errors import MissingPackageError
+from ..records import find_failed
+from ..taskstate import FINISHED
+from . import SubCommand
+from .status import TaskStatus, load_jugfile, update_status
+
+#: Seconds between automatic reloads of the page when ``?refresh=`` is not given.
+DEFAULT_REFRESH = 3
+#: The columns of the table: title and TaskStatus attribute (SPEC.md §4.8).
+COLUMNS = (('Failed', 'failed'), ('Waiting', 'waiting'), ('Ready', 'ready'),
+           ('Complete', 'finished'), ('Active', 'running'))
+
+template = '''<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{refresh}">
+<title>jug status: {jugfile}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: 0.2em 0.8em; text-align: right; }}
+th.task-name {{ text-align: left; font-family: monospace; }}
+tr:nth-child(even) {{ background: #f2f2f2; }}
+progress {{ width: 20em; }}
+.error {{ font-family: monospace; white-space: pre-wrap; color: #a00; }}
+</style>
+</head>
+<body>
+<h1>jug status: {jugfile}</h1>
+<table>
+<tr><th class="task-name">Task name</th><th>Failed</th><th>Waiting</th><th>Ready</th>\
+<th>Complete</th><th>Active</th></tr>
+{rows}
+</table>
+<h2>Progress</h2>
+{progress}
+{failures}
+<p>This page reloads every {refresh} s. The same counts, for scripts: \
+<a href="status.json">status.json</a>.</p>
+</body>
+</html>
+'''
+
+
+def _names(ts):
+    names = set()
+    for _, attribute in COLUMNS:
+        names.update(getattr(ts, attribute))
+    return sorted(names)
+
+
+def _format_counts(ts):
+    """Return the table rows (HTML) of a TaskStatus: one per name, an empty one, Total.
+
+    The groups of `ts` may be plain dicts that lack some names.
+    """
+    rows = []
+    totals = [0] * len(COLUMNS)
+    for name in _names(ts):
+        counts = [getattr(ts, attribute).get(name, 0) for _, attribute in COLUMNS]
+        totals = [t + c for t, c in zip(totals, counts)]
+        rows.append(_row(html.escape(name), counts))
+    rows.append(_row('', [''] * len(COLUMNS)))
+    rows.append(_row('Total', totals))
+    return '\n'.join(rows)
+
+
+def _row(name, cells):
+    return (f'<tr><th class="task-name">{name}</th>'
+            + ''.join(f'<td>{cell}</td>' for cell in cells) + '</tr>')
+
+
+def _format_progress(ts):
+    lines = []
+    for name in _names(ts):
+        done = ts.finished.get(name, 0)
+        total = sum(getattr(ts, attribute).get(name, 0) for _, attribute in COLUMNS)
+        lines.append(f'<div><progress value="{done}" max="{total}"></progress> '
+                     f'{done}/{total} <span class="task-name">{html.escape(name)}</span>'
+                     '</div>')
+    return '\n'.join(lines)
+
+
+def _format_failures(failures):
+    if not failures:
+        return ''
+    items = []
+    for name, key, record in failures:
+        error = (record or {}).get('error') or {}
+        what = f"{error.get('type', 'failed')}: {error.get('message', '')}" if error \
+            else 'failed (no run record of the failure)'
+        items.append(f'<li><span class="task-name">{html.escape(name)}</span> '
+                     f'{html.escape(key.decode("ascii", "replace")[:12])}: '
+                     f'<span class="error">{html.escape(what)}</span></li>')
+    return f'<h2>Failed tasks ({len(failures)})</h2>\n<ul>\n' + '\n'.join(items) + '\n</ul>'
+
+
+def _render_page(jugfile, refresh, ts):
+    """Return the HTML page for the TaskStatus `ts`."""
+    return template.format(jugfile=html.escape(jugfile), refresh=refresh,
+                           rows=_format_counts(ts), progress=_format_progress(ts),
+                           failures=_format_failures(getattr(ts, 'failures', None)))
+
+
+def _refresh_seconds(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_REFRESH
+
+
+class _Status:
+    """The tasks of the jugfile (loaded once) and their current states."""
+
+    def __init__(self, options):
+        self.jugdir = options.jugdir
+        store, self.ht, self.deps = load_jugfile(options)
+        store.close()
+
+    def compute(self):
+        """Recompute every state from one listing of the store; return a TaskStatus."""
+        store = select(self.jugdir)
+        try:
+            listed = memoize_store(store, list_base=True)
+            update_status(listed, self.ht, self.deps)
+            failures = find_failed(listed, [(name, key) for _, name, key, state in self.ht
+                                            if state != FINISHED])
+        finally:
+            store.close()
+        ts = TaskStatus()
+        for _, name, _, state in self.ht:
+            ts.add(state, name)
+        ts.failures = failures
+        return ts
+
+
+def counts_json(ts):
+    """Return the counts of `ts` as the JSON document of ``/status.json``."""
+    groups = {attribute: dict(getattr(ts, attribute))
+              for attribute in ('failed', 'waiting', 'ready', 'running', 'finished', 'stale')}
+    totals = {attribute: sum(counts.values()) for attribute, counts in groups.items()}
+    return json.dumps({'tasks': groups, 'totals': totals,
+                       'failures': [{'name': name, 'hash': key.decode('ascii', 'replace')}
+                                    for name, key, _ in (ts.failures or [])]})
+
+
+def make_app(options):
+    """Return the bottle application serving the status of ``options.jugfile``."""
+    import bottle  # optional package, needed only here
+    status = _Status(options)
+    app = bottle.Bottle()
+
+    @app.route('/')
+    def page():
+        return _render_page(options.jugfile, _refresh_seconds(bottle.request.query.refresh),
+                            status.compute())
+
+    @app.route('/status.json')
+    def counts():
+        bottle.response.content_type = 'application/json'
+        return counts_json(status.compute())
+
+    return app
+
+
+class WebStatusCommand(SubCommand):
+    """Web status page
+
+    webstatus: serve a page (http://127.0.0.1:8080/ by default) showing the status of
+    the tasks, refreshed every few seconds, and the same counts as JSON at
+    /status.json.
+    """
+
+    name = 'webstatus'
+
+    def run(self, options, *args, **kwargs):
+        try:
+            import bottle
+        except ImportError:
+            raise MissingPackageError('bottle', 'jug webstatus', 'web') from None
+        app = make_app(options)
+        bottle.run(app, port=int(options.webstatus_port), host=options.webstatus_ip,
+                   quiet=True)
+
+    def parse(self, parser):
+        parser.add_argument('--port', dest='webstatus_port', help='Port to serve on '
+                            '(default: 8080)')
+        parser.add_argument('--ip', dest='webstatus_ip', help='Address to serve on '
+                            '(default: 127.0.0.1, this machine only)')
+
+    def parse_defaults(self):
+        return {'webstatus_port': '8080', 'webstatus_ip': '127.0.0.1'}
+
+
+webstatus = WebStatusCommand()
