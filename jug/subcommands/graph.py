@@ -1,0 +1,149 @@
+"""``jug graph``: draw the task graph (one node per task name) with graphviz.
+
+Layer 5 (SPEC.md §4.8).  The ``.dot`` text is written by this module; the picture
+is drawn by graphviz's ``dot`` program, run as a subprocess.  States come from
+``jug.taskstate.task_state`` (DESIGN.md, habit 1), asked against a listing of the
+store as ``jug status`` does.  A missing or failing ``dot`` is an error (exit 1)
+whose message says how to install graphviz (habit 5); Jug 2.7 only printed a hint
+and exited 0.
+"""
+import html
+import os
+import shutil
+import subprocess
+
+from .. import task as _task_module
+from ..backends import memoize_store
+from ..errors import JugError
+from ..options import add_flag
+from ..task import Tasklet
+from ..taskstate import task_state
+from . import SubCommand
+from .status import TaskStatus
+
+#: How to get the ``dot`` program, shown when it is missing.
+GRAPHVIZ_HINT = ('Install graphviz, which provides it: e.g. `sudo apt-get install graphviz` '
+                 '(Debian/Ubuntu), `brew install graphviz` (macOS) or '
+                 '`conda install graphviz`; see https://graphviz.org/download/')
+
+
+class GraphvizError(JugError):
+    """graphviz's ``dot`` is not installed, or it failed."""
+
+
+def handle_tasklet(t):
+    """Return the Task a Tasklet (``t[0]``, ...) stands on; a Task is returned as is."""
+    while isinstance(t, Tasklet):
+        t = t.base
+    return t
+
+
+def _quote(name):
+    """A graphviz quoted identifier."""
+    return '"' + name.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
+def _label(name, ts):
+    """The HTML-like label: the name, then the counts of each state."""
+    counts = (f'{ts.failed[name]}F {ts.waiting[name]}W {ts.ready[name]}R '
+              f'{ts.running[name]}A {ts.finished[name]}C')
+    return (f'<<table border="0" cellborder="0">'
+            f'<tr><td><b>{html.escape(name)}</b></td></tr>'
+            f'<tr><td>{counts}</td></tr></table>>')
+
+
+def _count_states(tasks, store):
+    """Return a ``TaskStatus`` of ``tasks``, asked against a listing of ``store``.
+
+    Tasks locked by a worker that is gone (stale) are counted as active.
+    """
+    ts = TaskStatus()
+    saved = _task_module.Task.store
+    _task_module.Task.store = memoize_store(store, list_base=True)
+    try:
+        for t in tasks:
+            state = task_state(t)
+            ts.add('running' if state == 'stale' else state, t.name)
+    finally:
+        _task_module.Task.store = saved
+    return ts
+
+
+def dot_text(tasks, ts=None):
+    """Return the ``.dot`` text for ``tasks``; ``ts`` (a ``TaskStatus``) adds counts.
+
+    One node per distinct task name, in first-seen order, each followed by the
+    (deduplicated) edges from the names of its dependencies.
+    """
+    names = []
+    edges = {}
+    for t in tasks:
+        if t.name not in edges:
+            names.append(t.name)
+            edges[t.name] = []
+        into = edges[t.name]
+        for dep in t.dependencies():
+            dep_name = handle_tasklet(dep).name
+            if dep_name not in into:
+                into.append(dep_name)
+    lines = ['digraph {']
+    for name in names:
+        if ts is None:
+            lines.append(f'    {_quote(name)}')
+        else:
+            lines.append(f'    {_quote(name)} [label={_label(name, ts)}]')
+        for dep_name in edges[name]:
+            lines.append(f'    {_quote(dep_name)} -> {_quote(name)}')
+    lines.append('}')
+    return '\n'.join(lines) + '\n'
+
+
+def _run_dot(dotfile, fmt, output):
+    dot = shutil.which('dot')
+    if dot is None:
+        raise GraphvizError(f'wrote {dotfile}, but drawing it needs the `dot` '
+                            f'program of graphviz, which was not found. {GRAPHVIZ_HINT}')
+    try:
+        proc = subprocess.run([dot, dotfile, f'-T{fmt}', '-o', output],
+                              capture_output=True, text=True)
+    except OSError as e:
+        raise GraphvizError(f'could not run graphviz\'s {dot}: {e}')
+    if proc.returncode != 0:
+        detail = proc.stderr.strip() or f'exit code {proc.returncode}'
+        raise GraphvizError(f'graphviz\'s `dot` failed to draw {dotfile} as {fmt!r}: {detail}')
+
+
+class GraphCommand(SubCommand):
+    """Draw the task graph with graphviz
+
+    graph: write <jugfile>.dot (one node per task name, with counts of failed, waiting,
+    ready, active and complete tasks) and draw it with graphviz's `dot` as
+    <jugfile>.<format>.
+    """
+
+    name = 'graph'
+
+    def run(self, store, options, *args, **kwargs):
+        tasks = _task_module.alltasks
+        ts = None if options.graph_no_status else _count_states(tasks, store)
+        base = os.path.splitext(options.jugfile)[0]
+        dotfile = base + '.dot'
+        with open(dotfile, 'w', encoding='utf-8') as f:
+            f.write(dot_text(tasks, ts))
+        fmt = options.graph_format
+        output = f'{base}.{fmt}'
+        _run_dot(dotfile, fmt, output)
+        options.print_out(f'Wrote {dotfile} and {output}')
+        return 0
+
+    def parse(self, parser):
+        add_flag(parser, '--no-status', dest='graph_no_status',
+                 help='Do not show the counts of tasks in each state')
+        parser.add_argument('--file-format', dest='graph_format', metavar='FMT',
+                            help="Format of the picture, any that dot knows (default 'png')")
+
+    def parse_defaults(self):
+        return {'graph_no_status': False, 'graph_format': 'png'}
+
+
+graph = GraphCommand()

@@ -1,0 +1,197 @@
+"""``jug shell``: an IPython session with the jugfile's names and helpers for its tasks.
+
+Layer 5 (SPEC.md §4.8).  IPython is imported only when the command runs (DESIGN.md,
+habit 10); without it the command raises ``MissingPackageError``, which ``main``
+reports as one line (habit 5).  The helpers ask no graph question of their own: the
+downstream walk of ``invalidate`` is ``jug.task.downstream`` (shared with ``jug
+invalidate``) and the filters of ``get_filtered_tasks`` use ``jug.taskstate``
+(habit 1).  Must not import IPython at module level.
+"""
+import types
+
+from .. import task as _task_module
+from ..errors import MissingPackageError
+from ..task import Task, Tasklet, describe, downstream, value
+from ..taskstate import FAILED, FINISHED, WAITING, task_state
+from . import SubCommand
+
+#: Printed when the shell starts, below IPython's own banner.
+BANNER = '''\
+jug shell: the jugfile's names are defined here; its tasks are in get_tasks().
+Helpers:
+  value(t)              the result of t (also of lists/dicts of tasks)
+  load_all()            load the results of every name; returns {name: value}
+  invalidate(t)         remove the results of t and of every task depending on it
+  get_tasks()           a list of all tasks (get_tasks(copy=False): the list itself)
+  get_filtered_tasks(loadable=False, failed=False, available=False)
+                        tasks with a result / that failed / that can run now
+  describe(t)           how t is computed, with its stored metadata and run record
+  record(t)             the run record of t (None if there is none)
+'''
+
+
+def _base(t):
+    """The Task a Tasklet refers to (a Task is its own base)."""
+    while isinstance(t, Tasklet):
+        t = t.base
+    return t
+
+
+def load_all(jugspace, local_ns=None, print_out=print):
+    """Load the value of every non-dunder name of the jugfile namespace.
+
+    Usage: ``values = load_all(jugspace)``
+
+    Parameters
+    ----------
+    jugspace : dict
+        The jugfile's namespace.
+    local_ns : dict, optional
+        Unused; kept for compatibility with the shell of Jug 2.7.
+    print_out : callable, optional
+        Where a line is written for each name whose value cannot be loaded.
+
+    Returns
+    -------
+    dict
+        Name → value, for the names whose value could be computed.
+    """
+    values = {}
+    for name, obj in list(jugspace.items()):
+        if name.startswith('__'):
+            continue
+        if isinstance(obj, (Task, Tasklet)) and not _base(obj).can_load():
+            print_out(f'{name}: no result yet (run jug execute)')
+            continue
+        try:
+            values[name] = value(obj)
+        except Exception as e:
+            print_out(f'{name}: could not load its value ({type(e).__name__}: {e})')
+    return values
+
+
+def invalidate(tasklist, reverse, task):
+    """Remove the results of ``task`` and of every task depending on it, directly or not.
+
+    Usage: ``invalidate(alltasks, {}, t)``
+
+    Parameters
+    ----------
+    tasklist : list of Task
+        The tasks among which dependents are looked for.
+    reverse : dict
+        Unused (Jug 2.7 cached its reverse-dependency map there); the walk is
+        ``jug.task.downstream``.
+    task : Task or Tasklet
+        The task to invalidate (a Tasklet stands for its base task).
+
+    Returns
+    -------
+    list of Task
+        The tasks invalidated, in dependency order (each hash once).
+    """
+    root = _base(task).hash()
+    invalid = downstream(list(tasklist) + [_base(task)], lambda t: t.hash() == root)
+    hashes = {t.hash() for t in invalid}
+    store = _base(task).store
+    store.remove_many(sorted(hashes))
+    # results held in memory would otherwise still answer value(t)
+    for t in list(tasklist) + [_base(task)]:
+        if isinstance(t, Task) and t.hash() in hashes:
+            t.unload()
+    return invalid
+
+
+def get_tasks(copy=True):
+    """Return the list of all tasks (a copy, unless ``copy=False``).
+
+    Usage: ``tasks = get_tasks()``
+    """
+    tasks = _task_module.alltasks
+    return list(tasks) if copy else tasks
+
+
+def get_filtered_tasks(loadable=False, failed=False, available=False):
+    """Return the tasks matching any of the given flags (none set → no task).
+
+    Usage: ``get_filtered_tasks(failed=True)``
+
+    Parameters
+    ----------
+    loadable : bool
+        Tasks whose result is stored.
+    failed : bool
+        Tasks whose lock is marked as failed.
+    available : bool
+        Tasks without a result that can run now (every input is available).
+    """
+    selected = []
+    for t in _task_module.alltasks:
+        state = task_state(t)
+        if ((loadable and state == FINISHED)
+                or (failed and state == FAILED)
+                or (available and state not in (FINISHED, WAITING))):
+            selected.append(t)
+    return selected
+
+
+def record(t):
+    """Return the run record of ``t`` (see :mod:`jug.records`), or None.
+
+    Usage: ``record(t)['duration']``
+    """
+    t = _base(t)
+    return t.store.load_record(t.hash())
+
+
+def shell_namespace(jugspace, print_out=print):
+    """Return the namespace of the shell: the jugfile's names plus the helpers.
+
+    Usage: ``ns = shell_namespace(jugspace)``
+    """
+    ns = dict(jugspace)
+
+    def shell_load_all():
+        """Load the results of every name of the jugfile; return {name: value}."""
+        return load_all(jugspace, print_out=print_out)
+
+    def shell_invalidate(t):
+        """Remove the results of t and of every task that depends on it."""
+        invalid = invalidate(_task_module.alltasks, {}, t)
+        print_out(f'Invalidated {len(invalid)} task(s).')
+
+    ns.update({
+        'value': value,
+        'load_all': shell_load_all,
+        'invalidate': shell_invalidate,
+        'get_tasks': get_tasks,
+        'get_filtered_tasks': get_filtered_tasks,
+        'describe': describe,
+        'record': record,
+    })
+    return ns
+
+
+class ShellCommand(SubCommand):
+    """Run a shell after initialization
+
+    shell: start an IPython shell with the jugfile's names and helpers to inspect
+    and invalidate tasks (needs IPython).
+    """
+
+    name = 'shell'
+
+    def run(self, store, options, jugspace, *args, **kwargs):
+        try:
+            import IPython  # noqa: F401  (first: a submodule may already be cached)
+            from IPython.terminal.embed import InteractiveShellEmbed
+        except ImportError:
+            raise MissingPackageError('IPython', 'jug shell', 'shell') from None
+        ns = shell_namespace(jugspace, print_out=options.print_out)
+        module = types.ModuleType(jugspace.get('__name__') or 'jugfile')
+        module.__dict__.update(ns)
+        ipshell = InteractiveShellEmbed(banner2=BANNER)
+        ipshell(local_ns=ns, module=module, compile_flags=0)
+
+
+shell = ShellCommand()
