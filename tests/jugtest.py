@@ -104,3 +104,20 @@ def main_unprivileged(argv, cwd, timeout=60.0):
     """Run ``jug.jug.main(argv)`` in `cwd` as an unprivileged user (see
     :func:`fork_main_unprivileged`); return ``(exit_code, stderr_text)``."""
     return wait_main_unprivileged(fork_main_unprivileged(argv, cwd), cwd, timeout)
+
+
+def require_program(program, package):
+    """Return the path of `program`; skip the test without it (fail it under CI=true).
+
+    The test scripts (.ci/test) install the Debian `package` when they can.
+    """
+    import shutil
+
+    import pytest
+    path = shutil.which(program)
+    if path is None:
+        message = f'{program} is not installed (apt-get install {package})'
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'{message}: CI must run every test', pytrace=False)
+        pytest.skip(message)
+    return path

@@ -139,3 +139,20 @@ def test_names_are_quoted_and_escaped():
     a = Fake('a"<b>')
     text = graph_module.dot_text([a, Fake('c', [a, a])])
     assert text == 'digraph {\n    "a\\"<b>"\n    "c"\n    "a\\"<b>" -> "c"\n}\n'
+
+
+def test_graph_renders_a_png_with_graphviz(tmp_path):
+    """With graphviz's dot installed (the test scripts install it), a real PNG."""
+    import subprocess
+
+    from jugtest import jug_command, jug_env, require_program
+    require_program('dot', 'graphviz')
+    shutil.copy(os.path.join(JUGFILES, "simple.py"), tmp_path)
+    subprocess.run(jug_command('execute', 'simple.py', '--will-cite'), cwd=tmp_path,
+                   env=jug_env(), capture_output=True, timeout=60)
+    result = subprocess.run(jug_command('graph', 'simple.py'), cwd=tmp_path, env=jug_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    png = (tmp_path / 'simple.png').read_bytes()
+    assert png.startswith(b'\x89PNG\r\n\x1a\n') and len(png) > 1000
+    assert '"simple.square" -> "simple.total"' in (tmp_path / 'simple.dot').read_text()

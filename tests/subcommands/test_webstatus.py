@@ -103,3 +103,76 @@ def test_missing_bottle_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'bottle', None)
     with pytest.raises(MissingPackageError, match='pip install'):
         webstatus.run(options=None)
+
+
+def _serve(tmp_path):
+    """Run the squares of web.py, start webstatus on it; return (server, url)."""
+    import socket
+    if not (tmp_path / 'web.py').exists():
+        (tmp_path / 'web.py').write_text(JUGFILE)
+    subprocess.run(jug_command('execute', 'web.py', '--keep-going', '--will-cite',
+                               '--pattern', '/square|fails/'),
+                   cwd=tmp_path, env=jug_env(), capture_output=True, timeout=60)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(jug_command('webstatus', 'web.py', '--port', str(port)),
+                              cwd=tmp_path, env=jug_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}/'
+    _get(url, time.time() + 30)
+    return server, url
+
+
+def _chromium(tmp_path, *args):
+    from jugtest import require_program
+    program = require_program('chromium', 'chromium')
+    return subprocess.run(
+        [program, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+         '--no-first-run', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', f'--user-data-dir={tmp_path / "chromium-profile"}', *args],
+        capture_output=True, text=True, timeout=120)
+
+
+SLOW = '''
+import os
+import time
+from jug import TaskGenerator
+
+@TaskGenerator
+def waits_for_go():
+    deadline = time.time() + 60
+    while not os.path.exists('go') and time.time() < deadline:
+        time.sleep(0.05)
+    return 1
+'''
+
+
+def test_page_in_headless_chromium_while_a_worker_runs(tmp_path):
+    """The page as a browser renders it, with a task running: counts, and a screenshot."""
+    (tmp_path / 'web.py').write_text(JUGFILE + SLOW + 'slow = waits_for_go()\n')
+    server, url = _serve(tmp_path)
+    worker = subprocess.Popen(jug_command('execute', 'web.py', '--name', 'waits_for_go',
+                                          '--will-cite'),
+                              cwd=tmp_path, env=jug_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while not any((tmp_path / 'web.jugdata' / 'locks').glob('*.lock')):
+            assert time.time() < deadline and worker.poll() is None
+            time.sleep(0.02)
+        dom = _chromium(tmp_path, '--dump-dom', url).stdout
+        shot = tmp_path / 'webstatus.png'
+        _chromium(tmp_path, f'--screenshot={shot}', '--window-size=900,600', url)
+    finally:
+        (tmp_path / 'go').write_text('')
+        worker.wait(timeout=60)
+        server.terminate()
+        server.wait(timeout=10)
+    assert '<th class="task-name">web.square</th><td>0</td><td>0</td><td>0</td><td>4</td>' \
+        '<td>0</td>' in dom
+    assert '<th class="task-name">web.waits_for_go</th><td>0</td><td>0</td><td>0</td>' \
+        '<td>0</td><td>1</td>' in dom  # the running worker's task is Active
+    assert 'broken on purpose' in dom
+    png = shot.read_bytes()
+    assert png.startswith(b'\x89PNG\r\n\x1a\n') and len(png) > 5000
