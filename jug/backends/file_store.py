@@ -175,6 +175,7 @@ class file_store(base_store):
         self.lease = DEFAULT_LEASE
         self._records = None  # index of run records, read on first use
         self._created = False
+        self._packed_stamp = None
         self.packed = self._read_pack()
 
     def __repr__(self):
@@ -379,7 +380,14 @@ class file_store(base_store):
             key = as_bytes(name)
             if key in self.packed:
                 return self.packed[key]
-        return self._load_file(name)
+        try:
+            return self._load_file(name)
+        except FileNotFoundError:
+            # packed by another process (`jug pack`) since this store read the pack?
+            key = as_bytes(name)
+            if self._reread_pack_if_changed() and key in self.packed:
+                return self.packed[key]
+            raise
 
     def _load_file(self, name):
         """Load the result file of `name`, sniffing its format (npy, parquet, zlib).
@@ -451,7 +459,25 @@ class file_store(base_store):
         """Return whether a result is stored for `name` (in the pack or as a file)."""
         if self.packed and as_bytes(name) in self.packed:
             return True
-        return os.path.exists(self._getfname(name))
+        if os.path.exists(self._getfname(name)):
+            return True
+        # packed by another process (`jug pack`) since this store read the pack?
+        return self._reread_pack_if_changed() and as_bytes(name) in self.packed
+
+    def _pack_stamp(self):
+        try:
+            st = os.stat(self._packfile())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reread_pack_if_changed(self) -> bool:
+        """Read the pack again if the file changed since it was read; return whether."""
+        stamp = self._pack_stamp()
+        if stamp is None or stamp == self._packed_stamp:
+            return False
+        self.packed = self._read_pack()
+        return True
 
     def remove(self, name):
         """Remove the result for `name`; return whether there was one.
@@ -766,6 +792,7 @@ class file_store(base_store):
         except (NotADirectoryError, PermissionError) as e:
             raise self._store_error(e) from e
         with f:
+            stat = os.fstat(f.fileno())
             sys.path.insert(0, '.')
             try:
                 packed = decode_from(f)
@@ -780,6 +807,7 @@ class file_store(base_store):
         if not isinstance(packed, dict):
             raise StoreError(f'The pack file {self._packfile()} is damaged (it does not hold '
                              'a dict of results); move it away to use this jug data directory')
+        self._packed_stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         return packed
 
     def _write_pack(self, packed: dict) -> None:
@@ -819,6 +847,7 @@ class file_store(base_store):
             packed = self._read_pack()
             if fn(packed):
                 self._write_pack(packed)
+                self._packed_stamp = self._pack_stamp()
             self.packed = packed
         finally:
             lock.release()
