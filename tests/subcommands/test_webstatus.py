@@ -70,18 +70,8 @@ def _get(url, deadline):
 
 
 def test_served_page_matches_jug_status(tmp_path):
-    import socket
-    (tmp_path / 'web.py').write_text(JUGFILE)
-    subprocess.run(jug_command('execute', 'web.py', '--keep-going', '--will-cite'),
-                   cwd=tmp_path, env=jug_env(), capture_output=True, timeout=60)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(jug_command('webstatus', 'web.py', '--port', str(port)),
-                              cwd=tmp_path, env=jug_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    server, base = _serve(tmp_path)
     try:
-        base = f'http://127.0.0.1:{port}/'
         deadline = time.time() + 30
         page = _get(base + '?refresh=5', deadline)
         data = json.loads(_get(base + 'status.json', deadline))
