@@ -121,3 +121,18 @@ def require_program(program, package):
             pytest.fail(f'{message}: CI must run every test', pytrace=False)
         pytest.skip(message)
     return path
+
+
+def run_some_squares(options):
+    """On tests/jugfiles/simple.py: run squares 0-4, lock square 5 (as a running worker
+    would) and mark square 6 failed; return the store."""
+    import jug.task
+    from jug.jug import init
+    store, _ = init(options.jugfile, options.jugdir)
+    squares = jug.task.alltasks[:10]
+    for t in squares[:5]:
+        t.run()
+    squares[5].lock()
+    squares[6].lock()
+    squares[6].fail()
+    return store

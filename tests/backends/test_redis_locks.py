@@ -15,25 +15,11 @@ from jug.backends.leases import LeaseSettings
 from jug.backends.redis_store import heartbeat, redis_store
 
 from store_helpers import H1, H2
+from test_redis_store import raw, store  # noqa: F401  (fixtures shared with that module)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCK = b'lock:' + H1
 OWNER = b'lockowner:' + H1
-
-
-@pytest.fixture
-def store(redis_url):
-    s = redis_store(redis_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def raw(redis_url):
-    import redis
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def _wait_for(condition, timeout=10.0, what='the condition'):

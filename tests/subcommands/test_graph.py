@@ -6,6 +6,7 @@ import stat
 import pytest
 
 import jug.task
+from jugtest import run_some_squares
 from jug.jug import init
 from jug.subcommands import graph as graph_module
 from jug.subcommands.graph import GraphvizError, graph, handle_tasklet
@@ -59,14 +60,7 @@ def _fake_dot(directory, script):
 
 def _partially_run(options):
     """Squares 0-4 done, square 5 locked (active), square 6 failed."""
-    store, _ = init(options.jugfile, options.jugdir)
-    squares = jug.task.alltasks[:10]
-    for t in squares[:5]:
-        t.run()
-    squares[5].lock()
-    squares[6].lock()
-    squares[6].fail()
-    return store
+    return run_some_squares(options)
 
 
 def test_dot_text_no_status(jug_options, tmp_path, no_dot):

@@ -4,8 +4,8 @@ import sqlite3
 import pytest
 
 import jug.task
+from jugtest import run_some_squares
 from jug.backends.file_store import file_store
-from jug.jug import init
 from jug.subcommands import status as status_module
 from jug.subcommands.execute import execute
 from jug.subcommands.status import status
@@ -19,13 +19,7 @@ def _totals(ts):
 def _partially_run(jug_options):
     """Run squares 0-4 only; lock square 5 as running and square 6 as failed."""
     options = jug_options('simple')
-    store, _ = init(options.jugfile, options.jugdir)
-    squares = jug.task.alltasks[:10]
-    for t in squares[:5]:
-        t.run()
-    squares[5].lock()
-    squares[6].lock()
-    squares[6].fail()
+    run_some_squares(options)
     del jug.task.alltasks[:]
     return options
 
