@@ -136,3 +136,16 @@ def run_some_squares(options):
     squares[6].lock()
     squares[6].fail()
     return store
+
+
+def dead_pid():
+    """A pid that belonged to a process of this host which has exited."""
+    import subprocess
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def jug27_lock_text(pid, host):
+    """The two lines of a lock file as Jug 2.7 writes them."""
+    return f'PID {pid} on HOSTNAME {host}\nLock created on 2026-11-27 (10h00.00)\n'

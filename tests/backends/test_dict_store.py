@@ -5,16 +5,7 @@ import pytest
 
 from jug.backends.dict_store import FAILED, LOCKED, dict_lock, dict_store
 
-H1 = b'0123456789abcdef0123456789abcdef01234567'
-H2 = b'fedcba9876543210fedcba9876543210fedcba98'
-
-
-class FakeTask:
-    def __init__(self, h):
-        self.h = h
-
-    def hash(self):
-        return self.h
+from store_helpers import H1, H2, FakeTask
 
 
 def test_layout():

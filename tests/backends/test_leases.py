@@ -1,8 +1,6 @@
 """Leased file locks (jug.backends.leases): liveness, stale locks, takeover, heartbeat."""
 import multiprocessing
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -10,6 +8,7 @@ import pytest
 from jug.backends import leases
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
 from jug.backends.leases import LeaseSettings, parse_lock, read_lock
+from jugtest import dead_pid, jug27_lock_text
 
 KEY = b'0123456789abcdef0123456789abcdef01234567'
 
@@ -29,21 +28,11 @@ def _write_lock(store, text, mtime=None):
     return lock
 
 
-def _dead_pid():
-    child = subprocess.Popen([sys.executable, '-c', 'pass'])
-    child.wait()
-    return child.pid
-
-
-def jug27(pid, host):
-    return f'PID {pid} on HOSTNAME {host}\nLock created on 2026-11-27 (10h00.00)\n'
-
-
 def test_parse_lock_variants():
-    info = parse_lock(jug27(12, 'node') + 'Jug-lease: 600 777 abcd\n')
+    info = parse_lock(jug27_lock_text(12, 'node') + 'Jug-lease: 600 777 abcd\n')
     assert (info.pid, info.host, info.lease_time, info.start_id, info.token) == \
         (12, 'node', 600.0, '777', 'abcd')
-    old = parse_lock(jug27(12, 'node'))
+    old = parse_lock(jug27_lock_text(12, 'node'))
     assert old.lease_time is None and old.token is None
     junk = parse_lock('garbage\nPID x on HOSTNAME\n\x00')
     assert junk.pid is None and junk.lease_time is None
@@ -65,7 +54,7 @@ def test_live_lock_is_not_stale(store):
 
 
 def test_dead_process_on_this_host_is_stale_even_for_jug27_locks(store):
-    lock = _write_lock(store, jug27(_dead_pid(), leases.nodename()))
+    lock = _write_lock(store, jug27_lock_text(dead_pid(), leases.nodename()))
     assert 'is gone' in lock.stale_reason()
     assert store.getlock(KEY).get()  # taken over
     assert parse_lock(open(lock.fullname).read()).pid == os.getpid()
@@ -74,13 +63,13 @@ def test_dead_process_on_this_host_is_stale_even_for_jug27_locks(store):
 def test_reused_pid_is_stale(store):
     me = os.getpid()
     space = leases.process_space_id()
-    lock = _write_lock(store, jug27(me, leases.nodename()) + f'Jug-lease: 600 1 tok {space}\n')
+    lock = _write_lock(store, jug27_lock_text(me, leases.nodename()) + f'Jug-lease: 600 1 tok {space}\n')
     assert 'reused' in lock.stale_reason()
 
 
 def test_pids_of_another_pid_namespace_are_not_looked_up(store):
     """Two containers may share a host name: their pids mean nothing to each other."""
-    text = jug27(_dead_pid(), leases.nodename()) + 'Jug-lease: 600 1 tok otherboot:123\n'
+    text = jug27_lock_text(dead_pid(), leases.nodename()) + 'Jug-lease: 600 1 tok otherboot:123\n'
     lock = _write_lock(store, text)
     assert lock.stale_reason() is None
     assert not store.getlock(KEY).get()
@@ -117,7 +106,7 @@ def test_heartbeat_survives_an_io_error(store, monkeypatch):
 
 def test_expired_lease_is_stale_but_jug27_lock_never_by_age(store):
     old = time.time() - 3600
-    other_host = jug27(1, 'some-other-host')
+    other_host = jug27_lock_text(1, 'some-other-host')
     lock = _write_lock(store, other_host + 'Jug-lease: 60 5 tok\n', mtime=old)
     assert 'expired' in lock.stale_reason()
     lock = _write_lock(store, other_host, mtime=old)
@@ -126,7 +115,7 @@ def test_expired_lease_is_stale_but_jug27_lock_never_by_age(store):
 
 
 def test_failed_lock_is_never_stale(store):
-    lock = _write_lock(store, jug27(_dead_pid(), leases.nodename()), mtime=FAILED_LOCK_MTIME)
+    lock = _write_lock(store, jug27_lock_text(dead_pid(), leases.nodename()), mtime=FAILED_LOCK_MTIME)
     assert lock.is_failed() and not lock.is_stale()
     assert not store.getlock(KEY).get()
 
@@ -139,7 +128,7 @@ def _race(jugdir, barrier, results):
 
 @pytest.mark.parametrize('round', range(3))
 def test_exactly_one_of_many_processes_takes_over(store, round):
-    _write_lock(store, jug27(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n', mtime=time.time() - 60)
+    _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n', mtime=time.time() - 60)
     context = multiprocessing.get_context('fork')
     barrier = context.Barrier(6)
     results = context.Queue()
@@ -158,7 +147,7 @@ def test_exactly_one_of_many_processes_takes_over(store, round):
 
 
 def test_takeover_refuses_a_lock_changed_since_it_was_judged(store):
-    lock = _write_lock(store, jug27(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
+    lock = _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
                        mtime=time.time() - 60)
     judged, _ = read_lock(lock.fullname)
     os.utime(lock.fullname)  # its holder refreshed it meanwhile
@@ -167,7 +156,7 @@ def test_takeover_refuses_a_lock_changed_since_it_was_judged(store):
 
 
 def test_abandoned_takeover_marker_is_superseded(store):
-    lock = _write_lock(store, jug27(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
+    lock = _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
                        mtime=time.time() - 60)
     judged, _ = read_lock(lock.fullname)
     marker = f'{lock.fullname}.takeover.{judged.st_ino}.{judged.st_mtime_ns}.0'
@@ -199,17 +188,17 @@ def test_release_keeps_a_lock_taken_over_by_someone_else(store):
     assert lock.get()
     with leases.heartbeat.guard:  # freeze our heartbeat while "another worker" takes over
         with open(lock.fullname, 'w') as f:
-            f.write(jug27(1, 'elsewhere') + 'Jug-lease: 600 9 theirs\n')
+            f.write(jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 600 9 theirs\n')
         time.sleep(0.15)
     lock.release()
     assert 'theirs' in open(lock.fullname).read()
 
 
 def test_live_worker_lock_is_kept_by_safe_cleanup(store):
-    live = jug27(1, 'elsewhere') + 'Jug-lease: 600 9 tok\n'
+    live = jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 600 9 tok\n'
     lock = _write_lock(store, live)
     assert lock.is_held_by_live_worker()
-    assert not _write_lock(store, jug27(1, 'elsewhere')).is_held_by_live_worker()
+    assert not _write_lock(store, jug27_lock_text(1, 'elsewhere')).is_held_by_live_worker()
     own = store.getlock(KEY)
     own.release()
     assert own.get() and not own.is_held_by_live_worker()  # this process's own lock

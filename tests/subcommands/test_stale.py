@@ -1,7 +1,5 @@
 """Stale locks in ``jug status`` and safe lock removal in ``jug cleanup``."""
 import os
-import subprocess
-import sys
 import time
 
 import jug.task
@@ -10,6 +8,7 @@ from jug.jug import init
 from jug.subcommands import status as status_module
 from jug.subcommands.cleanup import cleanup
 from jug.subcommands.status import status
+from jugtest import dead_pid, jug27_lock_text
 
 
 def _lock_file(store, t, text, mtime=None):
@@ -21,26 +20,16 @@ def _lock_file(store, t, text, mtime=None):
         os.utime(path, (mtime, mtime))
 
 
-def _dead_pid():
-    child = subprocess.Popen([sys.executable, '-c', 'pass'])
-    child.wait()
-    return child.pid
-
-
-def header(pid, host):
-    return f'PID {pid} on HOSTNAME {host}\nLock created on 2026-11-27 (10h00.00)\n'
-
-
 def _setup(jug_options):
     """squares 0-2: a dead worker's lock, a live remote worker's, an expired lease."""
     options = jug_options('simple')
     store, _ = init(options.jugfile, options.jugdir)
     squares = jug.task.alltasks[:10]
-    _lock_file(store, squares[0], header(_dead_pid(), leases.nodename()))
-    _lock_file(store, squares[1], header(1, 'remote') + 'Jug-lease: 600 5 live\n')
-    _lock_file(store, squares[2], header(1, 'remote') + 'Jug-lease: 60 5 old\n',
+    _lock_file(store, squares[0], jug27_lock_text(dead_pid(), leases.nodename()))
+    _lock_file(store, squares[1], jug27_lock_text(1, 'remote') + 'Jug-lease: 600 5 live\n')
+    _lock_file(store, squares[2], jug27_lock_text(1, 'remote') + 'Jug-lease: 60 5 old\n',
                mtime=time.time() - 3600)
-    _lock_file(store, squares[3], header(1, 'remote'))  # Jug 2.7: liveness unknown
+    _lock_file(store, squares[3], jug27_lock_text(1, 'remote'))  # Jug 2.7: liveness unknown
     jug.task.alltasks = []
     return options, store
 
