@@ -6,17 +6,14 @@ the subcommands only through ``main``, which looks them up in the registry.
 import logging
 import os
 import sys
-import time
 import traceback
 import types
 
 from . import task as _task_module
 from .barrier import BarrierError
-from .errors import JugError, JugfileError, JugfileNotFoundError, mark_store_error, store_error_message
-from .hooks import jug_hook
+from .errors import JugError, JugfileError, JugfileNotFoundError, store_error_message
 from .options import parse, set_jugdir
-from .records import finish_record, start_record
-from .utils import prepare_matcher_from_options
+from .scheduler import ExecutionState, execution_loop  # noqa: F401  (their public home)
 
 silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
 
@@ -38,22 +35,6 @@ def is_jug_running():
     Usage: ``if not jug.is_jug_running(): ...`` (e.g. in a jugfile also run as a script)
     """
     return _is_jug_running
-
-
-class ExecutionState:
-    """What one ``jug execute`` run remembers across passes over the jugfile.
-
-    Attributes
-    ----------
-    nr_waits : int
-        Consecutive waits for tasks locked by other processes.
-    failed : set of bytes
-        Hashes of the tasks that failed in this run (not retried).
-    """
-
-    def __init__(self):
-        self.nr_waits = 0
-        self.failed = set()
 
 
 def _jugfile_error(jugfile, error, on_error):
@@ -125,196 +106,6 @@ def init(jugfile=None, jugdir=None, on_error='exit', store=None):
     except Exception as e:
         _jugfile_error(jugfile, e, on_error)
     return _task_module.Task.store, jugspace
-
-
-def _log_dependents_of_failure(failed, queued):
-    for other in queued:
-        if any(dep is failed for dep in other.dependencies()):
-            logging.critical(f'Task {other.name} depends on the failed task {failed.name} '
-                             'and cannot run.')
-
-
-def _unload_unneeded(previous, current):
-    """Aggressive unload: free the previous task and its dependencies, except the
-    values ``current`` is about to use (its direct dependencies)."""
-    needed = {id(dep) for dep in current.dependencies()}
-    for t in [previous, *_task_module.recursive_dependencies(previous)]:
-        if id(t) not in needed:
-            t.unload()
-
-
-def _take_runnable_batch(tasks, options, state):
-    """Remove and return the next run of runnable tasks, waiting if none is runnable.
-
-    Returns an empty list when giving up after ``execute_nr_wait_cycles`` waits.
-    """
-    waited = False
-    while True:
-        first = next((i for i, t in enumerate(tasks) if t.can_run()), None)
-        if first is not None:
-            break
-        if state.nr_waits >= int(options.execute_nr_wait_cycles):
-            logging.info('No tasks can be run: giving up (they wait for tasks that are '
-                         'locked by other processes or failed).')
-            return []
-        logging.info('No tasks can be run now: waiting for tasks locked by other processes.')
-        time.sleep(float(options.execute_wait_cycle_time))
-        state.nr_waits += 1
-        waited = True
-    if waited:
-        state.nr_waits = 0
-    end = first + 1
-    while end < len(tasks) and tasks[end].can_run():
-        end += 1
-    batch = tasks[first:end]
-    tasks[:] = tasks[end:] + tasks[:first]
-    return batch
-
-
-def _take_lock(t):
-    """``t.lock()``; an OSError (an unusable jugdir) is marked for ``main`` to report."""
-    try:
-        return t.lock()
-    except OSError as e:
-        mark_store_error(e, f'cannot create the lock of task {t.name} in the jug data '
-                            f'directory: {e}')
-        raise
-
-
-# What _run_one did with a task.
-_DONE = 'done'          # ran it, found it already computed, or skipped it
-_FAILED = 'failed'      # it raised (and --keep-going is on)
-_DEFERRED = 'deferred'  # a live worker of ours holds its lock: look at it again later
-
-
-def _save_record(t, record, error=None):
-    """Store the run record of ``t``; a record that cannot be written only warns."""
-    try:
-        t.store.save_record(t.hash(), finish_record(record, error))
-    except Exception as e:
-        logging.warning(f'Could not save the run record of task {t.name}: {e}')
-
-
-def _run_one(t, options, state, queued, previous):
-    """Lock, run and store one task; return _DONE, _FAILED or _DEFERRED."""
-    if t.can_load():
-        jug_hook('execute.task-loadable', (t,))
-        return _DONE
-    locked = failed = False
-    record = None
-    try:
-        locked = _take_lock(t)
-        if t.can_load():
-            jug_hook('execute.task-loadable', (t,))
-        elif locked:
-            logging.info(f'Executing {t.name}...')
-            jug_hook('execute.task-pre-execute', (t,))
-            if options.aggressive_unload and previous is not None:
-                _unload_unneeded(previous, t)
-            state.nr_waits = 0
-            ntasks = len(_task_module.alltasks)
-            record = start_record(t)
-            t.run(save=False, debug_mode=options.debug)
-            # result, run record and lock release together (one round trip on redis)
-            t.store.commit(t._result, t.hash(), finish_record(record))
-            locked = False
-            record = None
-            jug_hook('execute.task-executed1', (t,))
-            if options.debug and len(_task_module.alltasks) != ntasks:
-                raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
-                                   'tasks must be created by the jugfile, not by other tasks.')
-        elif t._get_lock().is_held_by_live_worker():
-            # It may finish, or its worker may die (its lock then goes stale and is
-            # taken over): either way this worker must come back to it.
-            logging.info(f'Task {t.name} is being executed by another process.')
-            return _DEFERRED
-        else:
-            logging.info(f'Task {t.name} already in execution by another process. Skipping it.')
-        return _DONE
-    except SystemExit:
-        raise
-    except Exception as e:
-        failed = True
-        if record is not None:
-            _save_record(t, record, e)
-        if locked:
-            state.failed.add(t.hash())
-        if options.pdb:
-            from .internal.debugger import debug_exception  # looked up at call time
-            debug_exception()
-            e._jug_debugged = True  # main must not start the debugger on it again
-        else:
-            logging.critical(f'Exception while running {t.name}: {e}')
-            _log_dependents_of_failure(t, queued)
-        if options.execute_keep_failed and locked:
-            t.fail()
-        if not options.execute_keep_going:
-            raise
-        return _FAILED
-    finally:
-        if locked and not (failed and options.execute_keep_failed):
-            t.unlock()
-
-
-def execution_loop(tasks, options, state=None):
-    """Run every runnable task of ``tasks`` (removing them from the list).
-
-    Usage: ``failures = execution_loop(jug.task.alltasks, options)``
-
-    Returns
-    -------
-    bool
-        Whether some task raised (only returned with ``--keep-going``).
-    """
-    if state is None:
-        state = ExecutionState()
-    logging.info(f'Execute start ({len(tasks)} tasks)')
-    matcher = prepare_matcher_from_options(name=options.execute_name,
-                                           pattern=options.execute_pattern)
-    if matcher is not None:
-        tasks = [t for t in tasks if matcher(t.name)]
-    skip = 0
-    while skip < len(tasks) and tasks[skip].can_load():
-        jug_hook('execute.task-loadable', (tasks[skip],))
-        skip += 1
-    del tasks[:skip]
-    failures = False
-    previous = None
-    while tasks:
-        batch = _take_runnable_batch(tasks, options, state)
-        if not batch:
-            break
-        deferred = []
-        for t in batch:
-            if t.hash() in state.failed:
-                continue
-            outcome = _run_one(t, options, state, tasks, previous)
-            failures |= outcome is _FAILED
-            if outcome is _DEFERRED:
-                deferred.append(t)
-            if options.aggressive_unload and previous is not None:
-                previous.unload()
-            previous = t
-        if deferred and not _wait_for_others(tasks, deferred, batch, options, state):
-            break
-    return failures
-
-
-def _wait_for_others(tasks, deferred, batch, options, state):
-    """Put back the tasks other live workers are executing; wait if that was all.
-
-    Returns False when it is time to give up (after ``execute_nr_wait_cycles`` waits).
-    """
-    tasks.extend(deferred)
-    if len(deferred) < len(batch):
-        return True  # some progress was made: no need to wait
-    if state.nr_waits >= int(options.execute_nr_wait_cycles):
-        logging.info('Giving up waiting for tasks that other processes are executing.')
-        return False
-    logging.info('Waiting for tasks that other processes are executing.')
-    time.sleep(float(options.execute_wait_cycle_time))
-    state.nr_waits += 1
-    return True
 
 
 def main(argv=None):

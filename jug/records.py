@@ -23,8 +23,8 @@ to people (:func:`format_record`, :func:`format_failure`) and the one rule sayin
 tasks count as failed (:func:`find_failed`), shared by ``jug status --failed`` and the
 other views.
 
-Imports only the standard library and ``jug.backends.leases`` (layer 1, for the host
-name): tasks and stores are used through their methods (``name``, ``hash()``;
+Imports only the standard library and ``jug.backends`` (layer 1: the host name, the
+status constants): tasks and stores are used through their methods (``name``, ``hash()``;
 ``load_record``, ``list_records``, ``getlock``), never imported.
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     resource = None
 
+from .backends.base import STATUS_FAILED, STATUS_FINISHED
 from .backends.leases import nodename  # the host name exactly as lock files give it
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -46,12 +47,8 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 __all__ = ['start_record', 'finish_record', 'peak_memory', 'format_record', 'format_failure',
-           'traceback_tail', 'find_failed', 'STATUS_FINISHED', 'STATUS_FAILED']
-
-#: ``record['status']`` of a task that returned normally.
-STATUS_FINISHED = 'finished'
-#: ``record['status']`` of a task that raised an exception.
-STATUS_FAILED = 'failed'
+           'traceback_tail', 'find_failed', 'failure_id', 'failure_line', 'STATUS_FINISHED',
+           'STATUS_FAILED']
 
 #: How many characters of a task hash identify it in human-readable output.
 SHORT_HASH = 12
@@ -265,6 +262,25 @@ def format_record(record: dict) -> str:
     return '\n'.join(lines)
 
 
+def failure_id(record: dict) -> tuple:
+    """Return what tells one failure of a task from another: ``(host, pid, start)``.
+
+    Usage: ``if failure_id(new) != failure_id(old): ...``
+    """
+    return (record.get('host'), record.get('pid'), record.get('start'))
+
+
+def failure_line(record: dict) -> str:
+    """Describe a failure record in one line: ``Type: message (on host, pid N, time)``.
+
+    Usage: ``logging.warning(failure_line(store.failure_mark(key)))``
+    """
+    error = record.get('error')
+    summary = _error_summary(error) if isinstance(error, dict) else 'failed'
+    when = _local_time(record.get('end', record.get('start')))
+    return f'{summary} (on {_host_pid(record)}, {when})'
+
+
 def format_failure(name: str, key, record: dict | None) -> list:
     """Describe one failed task for ``jug status --failed``: a list of lines.
 
@@ -290,10 +306,7 @@ def format_failure(name: str, key, record: dict | None) -> list:
     head = f'{name} {_short_hash(key)}'
     if record is None:
         return [f'{head}: failed, but there is no run record of the failure']
-    error = record.get('error')
-    summary = _error_summary(error) if isinstance(error, dict) else 'failed'
-    when = _local_time(record.get('end', record.get('start')))
-    lines = [f'{head}: {summary} (on {_host_pid(record)}, {when})']
+    lines = [f'{head}: {failure_line(record)}']
     lines.extend('    ' + line for line in traceback_tail(record))
     return lines
 

@@ -267,6 +267,14 @@ class Task(TaskletMixin):
         """Whether the task's lock is held by a worker that is gone."""
         return self._get_lock().is_stale()
 
+    def lock_state(self):
+        """Who holds the task's lock: ``'free'``, ``'held'``, ``'failed'`` or ``'stale'``.
+
+        Usage: ``if t.lock_state() == 'free': ...`` (the constants ``LOCK_*`` of
+        ``jug.backends.base``).
+        """
+        return self._get_lock().holder_state()
+
 
 def _constant(key):
     return key

@@ -25,7 +25,22 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
-__all__ = ['base_store', 'base_lock']
+__all__ = ['base_store', 'base_lock', 'LOCK_FREE', 'LOCK_HELD', 'LOCK_FAILED', 'LOCK_STALE']
+
+#: ``record['status']`` of a run record (see :mod:`jug.records`) of a task that
+#: returned normally, and of one that raised an exception.
+STATUS_FINISHED = 'finished'
+STATUS_FAILED = 'failed'
+
+# What base_lock.holder_state() says of a lock.
+#: Nobody holds the lock.
+LOCK_FREE = 'free'
+#: A process holds the lock and is not known to be gone (it may be alive).
+LOCK_HELD = 'held'
+#: The lock is marked failed: the task failed and its lock stays.
+LOCK_FAILED = 'failed'
+#: The lock's holder is gone (killed, or its lease expired): ``get()`` takes it over.
+LOCK_STALE = 'stale'
 
 
 def as_bytes(name) -> bytes:
@@ -76,6 +91,11 @@ class base_store:
     name : str, optional
         Ignored by the base class (kept for the signature of Jug 2.7).
     """
+
+    #: Whether processes other than this one can change the store (they can for files
+    #: and redis).  A worker waiting for other processes polls a shared store often;
+    #: a private one (``dict_store``) cannot change while its only worker sleeps.
+    shared = True
 
     def __init__(self, name=None):
         pass
@@ -171,6 +191,44 @@ class base_store:
 
         ``remove``, ``remove_many`` and ``cleanup`` call it (or do the same) so that a
         record never outlives the result it describes.
+        """
+        pass
+
+    # failure marks (built on records; stores override them to make them cheap) ---------
+    def failure_marks(self) -> dict:
+        """Return ``{key: record}`` for every task whose last recorded run failed.
+
+        Usage: ``marks = store.failure_marks()``
+
+        ``jug execute`` reads them when it starts: a task that failed since then (its
+        mark is new) is not retried by that worker (see ``docs/parallel.rst``).
+        """
+        marks = {}
+        for key in self.list_records():
+            record = self.load_record(key)
+            if record is not None and record.get('status') == STATUS_FAILED:
+                marks[as_bytes(key)] = record
+        return marks
+
+    def failure_mark(self, name) -> dict | None:
+        """Return the run record of `name` if its last recorded run failed, else None.
+
+        Usage: ``record = store.failure_mark(t.hash())``
+
+        Asked once per task a worker is about to run, so stores keep it cheap.
+        """
+        record = self.load_record(name)
+        if record is not None and record.get('status') == STATUS_FAILED:
+            return record
+        return None
+
+    def clear_failure_mark(self, name) -> None:
+        """Forget that `name` failed (it has run with success since).
+
+        Usage: ``store.clear_failure_mark(t.hash())``
+
+        The default does nothing: the run record saved with the result replaced the
+        failed one already.
         """
         pass
 
@@ -281,6 +339,21 @@ class base_lock:
         over by the next ``get()``.
         """
         return False
+
+    def holder_state(self) -> str:
+        """Return :data:`LOCK_FREE`, :data:`LOCK_FAILED`, :data:`LOCK_STALE` or
+        :data:`LOCK_HELD` (held by a process that may be alive, this one included).
+
+        Usage: ``if lock.holder_state() == LOCK_FREE: ...``
+
+        What a waiting worker asks of the locks it watches; stores override it to
+        answer in one look at the lock.
+        """
+        if not self.is_locked():
+            return LOCK_FREE
+        if self.is_failed():
+            return LOCK_FAILED
+        return LOCK_STALE if self.is_stale() else LOCK_HELD
 
     def is_held_by_live_worker(self):
         """Whether a live worker, other than this process, is known to hold the lock.

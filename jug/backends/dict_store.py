@@ -54,6 +54,9 @@ class dict_store(base_store):
         ``b'save-record:' + key``, ``b'load-record:' + key``.
     """
 
+    #: Only this process can change the store (see base_store.shared).
+    shared = False
+
     def __init__(self, backend=None):
         # backend is set only once reading succeeded: if unpickling raises, __del__ must
         # not overwrite the unreadable file with an empty dict

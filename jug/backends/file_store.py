@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from typing import BinaryIO, Callable, Iterator
 
 from ..errors import MissingPackageError, StoreError, mark_store_error, store_error_message
-from .base import as_bytes, base_lock, base_store, encode_record, parse_record
+from .base import (LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE, STATUS_FAILED, as_bytes,
+                   base_lock, base_store, encode_record, parse_record)
 from .encode import decode_from, encode_to
 from .leases import (DEFAULT_LEASE, _create_exclusive, heartbeat, holds, lease_line,
                      nodename, read_lock, stale_reason, take_over)
@@ -76,6 +77,11 @@ PACK_LOCK_TRIES = 10
 #: long, so Jug 2.7 and ``list()`` do not see records as results.
 RECORDS_DIR = 'records'
 RECORD_SUFFIX = '.jsonl'
+#: Failure marks: ``<jugdir>/records/FAILURES_DIR/<key>.json`` holds the run record of
+#: a task whose last run failed (a copy of its line in a log), so that a worker about
+#: to run a task learns in one system call whether it failed meanwhile.
+FAILURES_DIR = 'failed'
+FAILURE_SUFFIX = '.json'
 
 #: Temporary result files are named with this many random ASCII letters.
 TEMPNAME_LENGTH = 24
@@ -204,6 +210,11 @@ class file_store(base_store):
     def _recorddir(self) -> str:
         """Return the directory of run records, ``<jugdir>/records``."""
         return os.path.join(self.jugdir, RECORDS_DIR)
+
+    def _failure_file(self, name) -> str:
+        """Return the path of the failure mark of key `name`."""
+        return os.path.join(self._recorddir(), FAILURES_DIR,
+                            as_bytes(name).decode('utf-8') + FAILURE_SUFFIX)
 
     def _record_log(self) -> str:
         """Return the path of this process's log of run records."""
@@ -541,6 +552,56 @@ class file_store(base_store):
             self._mark_write_error(e, path)
             raise
         self._records = None
+        if record.get('status') == STATUS_FAILED:
+            self._write_failure_mark(name, line)
+
+    def _write_failure_mark(self, name, line: bytes) -> None:
+        # informative, like the log: atomic (a reader sees all of it) but not fsynced
+        self._commit(lambda f: f.write(line), self._failure_file(name), durable=False)
+
+    def failure_mark(self, name) -> dict | None:
+        """Return the run record of `name`'s last failure, if its last run failed.
+
+        Usage: ``record = store.failure_mark(t.hash())``  (one ``open`` when absent)
+        """
+        try:
+            with open(self._failure_file(name), 'rb') as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        entry = parse_record(data)
+        record = entry.get('record') if entry is not None else None
+        return record if isinstance(record, dict) else None
+
+    def _failure_keys(self) -> list:
+        try:
+            names = os.listdir(os.path.join(self._recorddir(), FAILURES_DIR))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [os.fsencode(n[:-len(FAILURE_SUFFIX)]) for n in sorted(names)
+                if n.endswith(FAILURE_SUFFIX)]
+
+    def failure_marks(self) -> dict:
+        """Return ``{key: record}`` of every task whose last run failed (one listing).
+
+        Usage: ``marks = store.failure_marks()``
+        """
+        marks = {}
+        for key in self._failure_keys():
+            record = self.failure_mark(key)
+            if record is not None:
+                marks[key] = record
+        return marks
+
+    def clear_failure_mark(self, name) -> None:
+        """Remove the failure mark of `name` (no error if there is none).
+
+        Usage: ``store.clear_failure_mark(t.hash())``
+        """
+        try:
+            os.unlink(self._failure_file(name))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
 
     def _record_logs(self) -> list:
         try:
@@ -585,10 +646,12 @@ class file_store(base_store):
         Rewrites the logs that mention them (atomically, by rename).  A record appended
         by a worker at that very moment may be lost.
         """
+        doomed = {as_bytes(n) for n in names}
+        for key in doomed.intersection(self._failure_keys()):
+            self.clear_failure_mark(key)
         logs = self._record_logs()
         if not logs:
             return  # the common case (no records yet): one listing, nothing to read
-        doomed = {as_bytes(n) for n in names}
         for path in logs:
             entries = list(_read_record_log(path))
             kept = [(key, record) for key, record in entries if key not in doomed]
@@ -674,7 +737,8 @@ class file_store(base_store):
         active = list(active)
         keep = {self._getfname(t.hash()) for t in active}
         keep_keys = {as_bytes(t.hash()) for t in active}
-        self.remove_records([k for k in self.list_records() if k not in keep_keys])
+        self.remove_records([k for k in set(self.list_records()).union(self._failure_keys())
+                             if k not in keep_keys])
         skip = {'packs', 'tempfiles', RECORDS_DIR}  # records: handled just above
         if keeplocks:
             skip.add('locks')
@@ -1051,6 +1115,17 @@ class file_based_lock(base_lock):
         """Return whether the lock exists and its holder is gone (see stale_reason)."""
         return self.stale_reason() is not None
 
+    def holder_state(self):
+        """Return ``LOCK_FREE``, ``LOCK_FAILED``, ``LOCK_STALE`` or ``LOCK_HELD`` (one
+        read of the lock file)."""
+        found = read_lock(self.fullname)
+        if found is None:
+            return LOCK_FREE
+        stat, info = found
+        if stat.st_mtime == FAILED_LOCK_MTIME:
+            return LOCK_FAILED
+        return LOCK_HELD if stale_reason(stat, info) is None else LOCK_STALE
+
     def is_held_by_live_worker(self):
         """Whether a live worker of ours, other than this process, holds the lock.
 
@@ -1165,6 +1240,8 @@ class file_keepalive_based_lock(file_based_lock):
         """Stop the monitor and mark the lock as failed."""
         self._stop_monitor()
         return super().fail()
+
+    holder_state = base_lock.holder_state  # its own is_failed (age), not the marker
 
     def is_failed(self):
         """Return whether the lock exists and was not touched for 30 minutes."""

@@ -9,7 +9,9 @@ and, beside it (Jug 2.7 never reads these keys; DESIGN.md "Extending without bre
 
 * ``b'lockowner:' + key`` — the token of the process holding ``lock:key`` (our locks
   only), with the same expiry as the lock;
-* ``b'record:' + key`` — the run record of ``key`` (:mod:`jug.records`), compact JSON.
+* ``b'record:' + key`` — the run record of ``key`` (:mod:`jug.records`), compact JSON;
+* ``b'failure:' + key`` — a copy of that record while the task's last run failed (its
+  *failure mark*, read by workers about to run the task; ``commit`` deletes it).
 
 Leased locks.  Our workers take a lock with ``SET lock:key L NX PX <lease>``: the value
 stays ``L``, so Jug 2.7 workers see an ordinary held lock, but it *expires*.  While a
@@ -50,7 +52,8 @@ import re
 import time
 
 from ..errors import MissingPackageError, StoreError
-from .base import as_bytes, base_lock, base_store, encode_record, parse_record
+from .base import (LOCK_FAILED, LOCK_FREE, LOCK_HELD, STATUS_FAILED, as_bytes, base_lock,
+                   base_store, encode_record, parse_record)
 from .encode import decode, encode
 from .leases import DEFAULT_LEASE, PeriodicRefresher, nodename
 
@@ -73,6 +76,7 @@ _FAILED = b'F'
 #: Our keys beside Jug's: the owner token of a leased lock, and run records.
 _OWNER = b'lockowner:'
 _RECORD = b'record:'
+_FAILURE = b'failure:'
 
 # --- URLs --------------------------------------------------------------------------------
 
@@ -393,8 +397,9 @@ class redis_store(base_store):
             if cursor == 0:
                 return
 
-    def _delete(self, prefix: bytes, names: list, also: bytes | None = None) -> list:
-        """Delete ``prefix + name`` for `names` (and ``also + name``), batched.
+    def _delete(self, prefix: bytes, names: list, also: tuple = ()) -> list:
+        """Delete ``prefix + name`` for `names` (and ``other + name`` for each prefix
+        ``other`` in `also`), batched.
 
         Returns a list with, for each name, whether ``prefix + name`` existed.  (If
         the connection breaks during a batch, the batch is sent again: a key deleted by
@@ -408,11 +413,11 @@ class redis_store(base_store):
                 pipe = self.redis.pipeline(transaction=False)
                 for name in chunk:
                     pipe.delete(prefix + as_bytes(name))
-                    if also is not None:
-                        pipe.delete(also + as_bytes(name))
+                    for other in also:
+                        pipe.delete(other + as_bytes(name))
                 return pipe.execute()
             replies = self._do(run)
-            step = 1 if also is None else 2
+            step = 1 + len(also)
             existed.extend(r > 0 for r in replies[::step])
         return existed
 
@@ -462,6 +467,7 @@ class redis_store(base_store):
             pipe.set(_RESULT + key, data)
             if record_data is not None:
                 pipe.set(_RECORD + key, record_data)
+            pipe.delete(_FAILURE + key)  # it has a result now: no failure to remember
             lock._queue_release(pipe, token)
             return pipe.execute()
         self._do(run)
@@ -500,7 +506,7 @@ class redis_store(base_store):
 
     def remove(self, name):
         """Remove the result (and run record) under `name`; return whether it existed."""
-        return self._delete(_RESULT, [name], also=_RECORD)[0]
+        return self._delete(_RESULT, [name], also=(_RECORD, _FAILURE))[0]
 
     def remove_many(self, names):
         """Remove several results and their run records, in batched pipelines.
@@ -513,7 +519,7 @@ class redis_store(base_store):
             The names (as given) whose result existed.
         """
         names = list(names)
-        existed = self._delete(_RESULT, names, also=_RECORD)
+        existed = self._delete(_RESULT, names, also=(_RECORD, _FAILURE))
         return {name for name, gone in zip(names, existed) if gone}
 
     def list(self):
@@ -526,7 +532,7 @@ class redis_store(base_store):
 
     def remove_locks(self):
         """Remove every lock (failed ones too); return how many were removed."""
-        return sum(self._delete(_LOCK, list(self._scan(_LOCK)), also=_OWNER))
+        return sum(self._delete(_LOCK, list(self._scan(_LOCK)), also=(_OWNER,)))
 
     def cleanup(self, active, keeplocks=False):
         """Delete results and run records not in `active` (and all locks unless `keeplocks`).
@@ -541,15 +547,49 @@ class redis_store(base_store):
         keep = {as_bytes(t.hash()) for t in active}
         removed = sum(self._delete(_RESULT, [k for k in self._scan(_RESULT) if k not in keep]))
         self._delete(_RECORD, [k for k in self._scan(_RECORD) if k not in keep])
+        self._delete(_FAILURE, [k for k in self._scan(_FAILURE) if k not in keep])
         if not keeplocks:
             self.remove_locks()
         return removed
 
     # run records --------------------------------------------------------------------------
     def save_record(self, name, record: dict) -> None:
-        """Keep `record` as the run record of `name` (key ``record:<name>``, JSON)."""
+        """Keep `record` as the run record of `name` (key ``record:<name>``, JSON), and
+        as its failure mark (``failure:<name>``) if it says the task failed."""
         data = encode_record(record)
-        self._do(lambda: self.redis.set(_RECORD + as_bytes(name), data))
+        key = as_bytes(name)
+        if record.get('status') != STATUS_FAILED:
+            self._do(lambda: self.redis.set(_RECORD + key, data))
+            return
+
+        def run():
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.set(_RECORD + key, data)
+            pipe.set(_FAILURE + key, data)
+            return pipe.execute()
+        self._do(run)
+
+    def failure_mark(self, name) -> dict | None:
+        """Return the record of `name`'s last run if it failed (one GET), else None."""
+        data = self._do(lambda: self.redis.get(_FAILURE + as_bytes(name)))
+        return None if data is None else parse_record(data)
+
+    def failure_marks(self) -> dict:
+        """Return ``{key: record}`` of every task whose last run failed."""
+        keys = list(self._scan(_FAILURE))
+        marks = {}
+        for start in range(0, len(keys), _PIPELINE_NAMES):
+            chunk = keys[start:start + _PIPELINE_NAMES]
+            found = self._do(lambda: self.redis.mget([_FAILURE + k for k in chunk]))
+            for key, data in zip(chunk, found):
+                record = None if data is None else parse_record(data)
+                if record is not None:
+                    marks[key] = record
+        return marks
+
+    def clear_failure_mark(self, name) -> None:
+        """Forget the failure mark of `name` (it has run with success since)."""
+        self._do(lambda: self.redis.delete(_FAILURE + as_bytes(name)))
 
     def load_record(self, name) -> dict | None:
         """Return the run record of `name`, or None if there is none or it is damaged."""
@@ -561,8 +601,8 @@ class redis_store(base_store):
         return sorted(self._scan(_RECORD))
 
     def remove_records(self, names) -> None:
-        """Delete the run records of `names` (no error if absent)."""
-        self._delete(_RECORD, list(names))
+        """Delete the run records (and failure marks) of `names` (no error if absent)."""
+        self._delete(_RECORD, list(names), also=(_FAILURE,))
 
     # locks ----------------------------------------------------------------------------------
     def getlock(self, name):
@@ -660,6 +700,13 @@ class redis_lock(base_lock):
     def is_stale(self):
         """Always False: a lock whose holder stopped refreshing expires by itself."""
         return False
+
+    def holder_state(self):
+        """Return ``LOCK_FREE``, ``LOCK_FAILED`` or ``LOCK_HELD`` (one GET)."""
+        value = self._get_value()
+        if value == _FAILED:
+            return LOCK_FAILED
+        return LOCK_HELD if value == _LOCKED else LOCK_FREE
 
     def is_held_by_live_worker(self):
         """Whether a live worker of ours, other than this process, holds the lock.

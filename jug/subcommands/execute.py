@@ -2,6 +2,7 @@
 
 Layer 5: a thin command over ``jug.jug.execution_loop`` (SPEC.md §4.6).
 """
+import argparse
 import logging
 import signal
 import sys
@@ -14,9 +15,10 @@ from ..errors import OptionError
 from ..hooks import register_hook, register_hook_once, jug_hook
 from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
-from ..io import print_task_summary_table
+from ..jobs import parse_jobs, run_workers
 from ..jug import ExecutionState, execution_loop, init
 from ..options import add_flag
+from ..summary import RunSummary
 from ..utils import add_task_selection_options
 from . import SubCommand, maybe_print_citation_info
 
@@ -30,12 +32,16 @@ class TaskStats:
     """Counts of the tasks one execute run loaded and executed, by task name.
 
     Subscribes to the execute hooks while alive; ``close()`` unsubscribes, so runs in
-    one process (e.g. tests) do not accumulate subscribers.
+    one process (e.g. tests) do not accumulate subscribers.  With ``keep_keys``, the
+    hashes are kept too (``keys['loaded'|'executed'][name]``), for merging the
+    summaries of the workers of ``-j``.
     """
 
-    def __init__(self):
+    def __init__(self, keep_keys=False):
         self.loaded = defaultdict(int)
         self.executed = defaultdict(int)
+        self.keys = {'loaded': defaultdict(list), 'executed': defaultdict(list)} \
+            if keep_keys else None
         self._subscriptions = [('execute.task-loadable', self._count_loaded),
                                ('execute.task-executed1', self._count_executed)]
         for name, f in self._subscriptions:
@@ -43,9 +49,13 @@ class TaskStats:
 
     def _count_loaded(self, t):
         self.loaded[t.name] += 1
+        if self.keys is not None:
+            self.keys['loaded'][t.name].append(t.hash())
 
     def _count_executed(self, t):
         self.executed[t.name] += 1
+        if self.keys is not None:
+            self.keys['executed'][t.name].append(t.hash())
 
     def total_executed(self):
         """Return how many tasks have been executed so far."""
@@ -59,8 +69,20 @@ class TaskStats:
 
 
 def _sigterm(signum, frame):
-    """SIGTERM handler: exit with code 1, unwinding (so held locks are released)."""
+    """SIGTERM handler: exit with code 1, unwinding (so held locks are released).
+
+    Further SIGTERMs are ignored while unwinding (a batch system may send one to every
+    process of a job, and ``jug execute -j`` forwards its own to its workers): a second
+    ``SystemExit`` raised inside a ``finally`` could skip a lock's release.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(1)
+
+
+def _sigint_once(signum, frame):
+    """SIGINT handler of the workers of ``-j``: ``KeyboardInterrupt`` once, then ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _log_loadable(t):
@@ -79,6 +101,15 @@ def _set_lease(store, options):
         raise OptionError(f'jug execute: {e} (see --lease-time and --heartbeat-interval)')
 
 
+def _write_report(path, summary):
+    """Write a worker's summary for the ``jug execute -j`` that started it."""
+    try:
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(summary.to_json())
+    except OSError as e:
+        logging.warning(f'Could not write the summary of this worker to {path}: {e}')
+
+
 class ExecuteCommand(SubCommand):
     """Execute tasks
 
@@ -89,28 +120,48 @@ class ExecuteCommand(SubCommand):
     name = 'execute'
 
     def run(self, options, *args, **kwargs):
+        jobs = parse_jobs(options.execute_jobs)
+        if jobs > 1:
+            return self._run_workers(options, jobs)
         signal.signal(signal.SIGTERM, _sigterm)
+        report = options.execute_worker_report
+        if report is not None:
+            signal.signal(signal.SIGINT, _sigint_once)
         if not options.execute_no_check_environment:
             exit_env_vars()
             exit_if_file_exists(STOP_FILE)
-        stats = TaskStats()
+        stats = TaskStats(keep_keys=report is not None)
+        state = ExecutionState()
+        failures = None
         try:
             register_hook_once('execute.task-loadable', '_log_loadable', _log_loadable)
-            failures = self._run_passes(options, stats)
+            failures = self._run_passes(options, stats, state)
             jug_hook('execute.finished_pre_status')
-            maybe_print_citation_info(options)
-            print_task_summary_table(options, [('Executed', stats.executed),
-                                               ('Loaded', stats.loaded)])
+            summary = RunSummary.of_worker(stats, state, failures)
+            if report is None:
+                maybe_print_citation_info(options)
+                summary.print(options)
             jug_hook('execute.finished_post_status')
         finally:
             stats.close()
-        if failures:
+            if report is not None:  # also when stopped by an error or a signal
+                _write_report(report, RunSummary.of_worker(stats, state, failures is not False))
+        if summary.exit_code():
             sys.exit(1)
 
-    def _run_passes(self, options, stats):
+    def _run_workers(self, options, jobs):
+        """``-j N``: run N worker processes, print their merged summary."""
+        summary, code = run_workers(options, jobs)
+        if summary is not None:
+            maybe_print_citation_info(options)
+            summary.print(options)
+            code = max(code, summary.exit_code())
+        if code:
+            sys.exit(code)
+
+    def _run_passes(self, options, stats, state):
         """Load the jugfile and run its tasks, again after each barrier, until done."""
         tasks = _task_module.alltasks
-        state = ExecutionState()
         store = None
         failures = False
         try:
@@ -127,8 +178,8 @@ class ExecuteCommand(SubCommand):
                 failures |= execution_loop(tasks, options, state)
                 if not jugspace.get('__jug__hasbarrier__'):
                     return failures
-                if state.nr_waits >= options.execute_nr_wait_cycles:
-                    return failures
+                if state.nr_waits >= options.execute_nr_wait_cycles or state.undone:
+                    return failures  # gave up, or what is left cannot run
                 if stats.total_executed() == executed_before:
                     time.sleep(options.execute_wait_cycle_time)
                     state.nr_waits += 1
@@ -163,6 +214,13 @@ class ExecuteCommand(SubCommand):
                  'do not retry them')
         add_flag(parser, '--no-check-environment', 'execute_no_check_environment',
                  'Ignore the JUG_* environment variables and the stop file')
+        parser.add_argument('-j', '--jobs', action='store', dest='execute_jobs',
+                            metavar='N',
+                            help='Run N worker processes (0 or "auto": one per CPU); '
+                                 'the same as starting jug execute N times')
+        # where a worker of -j writes its summary (set by the parent, not by people)
+        parser.add_argument('--worker-report', action='store', dest='execute_worker_report',
+                            help=argparse.SUPPRESS)
 
     def parse_defaults(self):
         return {
@@ -175,6 +233,8 @@ class ExecuteCommand(SubCommand):
             'execute_no_check_environment': False,
             'execute_lease_time': DEFAULT_LEASE_TIME,
             'execute_heartbeat_interval': DEFAULT_HEARTBEAT_INTERVAL,
+            'execute_jobs': None,
+            'execute_worker_report': None,
         }
 
 
