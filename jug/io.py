@@ -10,7 +10,6 @@ Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never
 where they are used, to keep ``import jug`` cheap.
 """
 import pickle
-import shutil
 import sys
 import textwrap
 import warnings
@@ -205,6 +204,7 @@ def get_terminal_size():
     size : os.terminal_size
         A named tuple ``(columns, lines)``.
     """
+    import shutil  # lazy: it is slow to import, and only tables need it
     return shutil.get_terminal_size((80, 25))
 
 

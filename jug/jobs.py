@@ -1,29 +1,31 @@
 """``jug execute -j N``: N worker processes started by one command.
 
 Layer 4 (runtime).  Each worker is a full ``jug execute`` process (its own locks,
-leases, run records and heartbeat), started with ``python -m jug`` and the same
-options, so that it behaves exactly as a worker started in another shell.  The
+leases, run records and heartbeat) with the same options, so that it behaves exactly
+as a worker started in another shell.  Workers are forked before the jugfile is loaded
+(jug is imported already and no thread runs yet, so this is cheap and safe), or
+started as ``python -m jug`` where there is no ``fork``.  The
 parent only waits: it forwards Ctrl-C and SIGTERM to its workers (which release their
 locks and stop), merges the summaries they write to temporary files
 (:class:`jug.summary.RunSummary`), prints one, and exits with the worst exit code of
 its workers.  Workers run in their own process group, so that a Ctrl-C at the terminal
 reaches each of them once, through the parent.
 
-Imports the standard library and ``jug.summary``/``jug.errors`` only.
+Imports the standard library, ``jug.backends.select`` (whether the store can be
+shared), ``jug.summary`` and ``jug.errors``.
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 
+from .backends.select import is_shared
 from .errors import OptionError
 from .summary import RunSummary
 
-__all__ = ['parse_jobs', 'run_workers', 'worker_command']
+__all__ = ['parse_jobs', 'run_workers', 'worker_arguments']
 
 #: Flags of ``jug execute`` passed on to the workers when set (option name → flag).
 _FLAGS = {
@@ -80,51 +82,108 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def worker_command(options, report: str) -> list:
-    """Return the command line of one worker of ``jug execute -j``.
+def worker_arguments(options, report: str) -> list:
+    """Return the ``jug`` arguments of one worker of ``jug execute -j``.
 
-    Usage: ``subprocess.Popen(worker_command(options, '/tmp/report.json'))``
+    Usage: ``jug.jug.main(['jug'] + worker_arguments(options, '/tmp/report.json'))``
 
     The worker runs ``jug execute`` on the same jugfile and jugdir with the same
     options (one worker each), and writes its summary as JSON to `report` instead of
     printing it.  The jugfile's own arguments (``sys.argv[1:]``) follow ``--``.
     """
-    command = [sys.executable, '-m', 'jug', 'execute', options.jugfile,
-               # already expanded (%(date)s...): a worker started after midnight must
-               # not pick another directory; '%' is escaped from a second expansion
-               '--jugdir', str(options.jugdir).replace('%', '%%'),
-               '--jobs', '1', '--worker-report', report]
+    arguments = ['execute', options.jugfile,
+                 # already expanded (%(date)s...): a worker started after midnight must
+                 # not pick another directory; '%' is escaped from a second expansion
+                 '--jugdir', str(options.jugdir).replace('%', '%%'),
+                 '--jobs', '1', '--worker-report', report]
     for name, flag in _FLAGS.items():
         if getattr(options, name, None):
-            command.append(flag)
+            arguments.append(flag)
     for name, option in _VALUES.items():
         value = getattr(options, name, None)
         if value is not None:
-            command.extend([option, str(value)])
-    return command + ['--'] + sys.argv[1:]
+            arguments.extend([option, str(value)])
+    return arguments + ['--'] + sys.argv[1:]
 
 
-def _environment() -> dict:
-    """The workers' environment: this very copy of jug comes first on the path."""
+class _Worker:
+    """A worker process: its pid, and how to wait for its exit code."""
+
+    def __init__(self, pid: int, wait) -> None:
+        self.pid = pid
+        self._wait = wait
+        self.code = None
+
+    def wait(self) -> int:
+        """Wait for the worker; return its exit code as a shell gives it (128 + N when
+        killed by signal N)."""
+        if self.code is None:
+            code = self._wait()
+            self.code = 128 - code if code < 0 else code
+        return self.code
+
+
+def _start(arguments: list) -> _Worker:
+    """Start a worker running ``jug`` with `arguments`, in its own process group.
+
+    Forked where the system can (cheap: jug is imported already, and the jugfile is
+    not loaded yet, so no thread runs); started as ``python -m jug`` elsewhere.
+    """
+    if not hasattr(os, 'fork'):
+        return _spawn(arguments)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or the child would write the parent's buffered output again
+    pid = os.fork()
+    if pid == 0:
+        _run_forked(arguments)  # never returns
+    return _Worker(pid, lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+
+
+def _run_forked(arguments: list) -> None:
+    """In a forked worker: run ``jug`` as a new process would, then exit."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.setpgid(0, 0)
+        from .jug import main  # imported already (it runs this command)
+        main(['jug'] + arguments)
+        code = 0
+    except SystemExit as e:
+        code = _exit_status(e)
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def _exit_status(e: SystemExit) -> int:
+    """The status a process exiting with ``e`` has (a message goes to stderr)."""
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    sys.stderr.write(f'{e.code}\n')
+    return 1
+
+
+def _spawn(arguments: list) -> _Worker:
+    """Start a worker as ``python -m jug``, this very copy of jug first on the path."""
+    import subprocess  # lazy, as this module: only -j needs it
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env['PYTHONPATH'] = os.pathsep.join(
         [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-    return env
-
-
-def _start(command: list) -> subprocess.Popen:
-    """Start a worker in a process group of its own (see the module docstring)."""
-    if sys.version_info >= (3, 11):
-        return subprocess.Popen(command, env=_environment(), stdin=subprocess.DEVNULL,
-                                process_group=0)
-    return subprocess.Popen(command, env=_environment(), stdin=subprocess.DEVNULL,
-                            preexec_fn=os.setpgrp)
-
-
-def _exit_code(returncode: int) -> int:
-    """A worker's exit status as a shell would give it (128 + N when killed by N)."""
-    return 128 - returncode if returncode < 0 else returncode
+    command = [sys.executable, '-m', 'jug', *arguments]
+    group = {'process_group': 0} if sys.version_info >= (3, 11) else {'preexec_fn': os.setpgrp}
+    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **group)
+    return _Worker(process.pid, process.wait)
 
 
 def run_workers(options, jobs: int) -> tuple:
@@ -141,20 +200,26 @@ def run_workers(options, jobs: int) -> tuple:
     """
     if options.pdb:
         raise OptionError('jug execute: --pdb needs a single worker (drop -j/--jobs)')
+    if not is_shared(options.jugdir):
+        raise OptionError(f'jug execute: -j/--jobs needs a store that several processes '
+                          f'share (a directory or redis), not {options.jugdir!r}')
     reports = [_new_report_file() for _ in range(jobs)]
     workers: list = []
 
     def forward(signum, frame):
         for worker in workers:
-            if worker.poll() is None:
-                os.kill(worker.pid, signum)
+            if worker.code is None:
+                try:
+                    os.kill(worker.pid, signum)
+                except ProcessLookupError:
+                    pass  # it exited; wait() collects it
+    # installed before the first worker starts: no signal may find a worker unknown
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for report in reports:
-            workers.append(_start(worker_command(options, report)))
-        logging.info(f'Started {jobs} workers: pids '
-                     f'{", ".join(str(w.pid) for w in workers)}')
-        codes = [_exit_code(worker.wait()) for worker in workers]
+            workers.append(_start(worker_arguments(options, report)))
+        logging.info(f'Started {jobs} workers: pids {", ".join(str(w.pid) for w in workers)}')
+        codes = [worker.wait() for worker in workers]
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -168,6 +233,7 @@ def run_workers(options, jobs: int) -> tuple:
 
 
 def _new_report_file() -> str:
+    import tempfile  # lazy, as this module: only -j needs it
     fd, path = tempfile.mkstemp(prefix='jug-worker-', suffix='.json')
     os.close(fd)
     return path

@@ -10,11 +10,10 @@ parsers; the command modules themselves are plug-ins that the framework imports 
 name the first time they are needed.
 """
 import argparse
-import configparser
 import logging
 import os
 import sys
-from datetime import date
+import time
 
 from .backends.select import select
 from .jug_version import __version__
@@ -106,6 +105,7 @@ def _convert_value(option, raw, defaults):
 
 def _parse_config_file(fp, next_options, default_options=None):
     """Read one INI configuration file into a new ``Options`` in front of ``next_options``."""
+    import configparser  # lazy: only needed when a configuration file exists
     parser = configparser.RawConfigParser()
     parser.read_file(fp)
     options = Options(next_options)
@@ -253,7 +253,7 @@ def parse(args=None, optionsfile=None):
     if options.pdb:
         options.debug = True
     _set_logging_level(options.verbose)
-    options.jugdir = options.jugdir % {'date': date.today().strftime('%Y-%m-%d'),
+    options.jugdir = options.jugdir % {'date': time.strftime('%Y-%m-%d'),  # local date
                                        'jugfile': options.jugfile[:-3]}
     sys.argv[:] = [options.jugfile] + parsed.user_args
     return options

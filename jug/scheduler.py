@@ -45,11 +45,13 @@ from .utils import prepare_matcher_from_options
 
 __all__ = ['ExecutionState', 'Undone', 'execution_loop']
 
-#: First pause of a wait, in seconds; each pause is POLL_GROWTH times the previous.
+#: Pause between two looks at the watched tasks during the first FAST_POLL_TIME
+#: seconds of a wait, in seconds; after that, each pause is POLL_GROWTH times the
+#: previous, up to MAX_POLL (more when many tasks are watched: POLL_COST_PER_TASK
+#: seconds each, so that polling stays cheap).
 FIRST_POLL = 0.05
+FAST_POLL_TIME = 1.0
 POLL_GROWTH = 1.5
-#: Longest pause between two looks at the watched tasks, in seconds (more when many
-#: tasks are watched: POLL_COST_PER_TASK seconds each, so a poll stays cheap).
 MAX_POLL = 0.25
 POLL_COST_PER_TASK = 0.005
 
@@ -332,15 +334,17 @@ class _Pass:
         _log_waiting(self)
         pause = FIRST_POLL
         longest = max(MAX_POLL, POLL_COST_PER_TASK * (len(self.held) + len(self.outside)))
-        waited = 0.0
+        waited = total = 0.0
         while self.state.nr_waits < patience:
             if self.store.shared:
                 step = min(pause, cycle - waited)
-                pause = min(pause * POLL_GROWTH, longest)
+                if total >= FAST_POLL_TIME:
+                    pause = min(pause * POLL_GROWTH, longest)
             else:
                 step = cycle  # nothing but this process changes the store: Jug 2.7's wait
             time.sleep(step)  # looked up at call time (tests count the calls)
             waited += step
+            total += step
             if waited >= cycle:
                 self.state.nr_waits += 1
                 waited = 0.0

@@ -8,7 +8,7 @@ one.  Imports only ``jug.io`` (the summary table).
 """
 from __future__ import annotations
 
-import json
+from collections import defaultdict
 
 from .io import print_task_summary_table
 
@@ -82,11 +82,13 @@ class RunSummary:
     # --- passing between processes -------------------------------------------------------
     def to_json(self) -> str:
         """Return the summary as JSON (what a ``-j`` worker sends to its parent)."""
+        import json  # lazy: only workers of -j need it
         return json.dumps(vars(self))
 
     @classmethod
     def from_json(cls, text: str) -> RunSummary:
         """Rebuild a summary from :meth:`to_json`'s output."""
+        import json  # lazy: only -j needs it
         summary = cls()
         for field, value in json.loads(text).items():
             if hasattr(summary, field):
@@ -154,16 +156,18 @@ class RunSummary:
                 lines.append(f'    ... and {len(self.failed) - MAX_FAILED_LISTED} more '
                              '(jug status --failed lists them all)')
         if self.blocked:
-            lines.append(f'{_tasks(len(self.blocked))} depend on failed tasks and were not '
-                         f'run: {_by_name(self.blocked)}.')
+            one = len(self.blocked) == 1
+            lines.append(f'{_tasks(len(self.blocked))} {"depends" if one else "depend"} on '
+                         f'failed tasks and {"was" if one else "were"} not run: '
+                         f'{_by_name(self.blocked)}.')
         if self.waiting:
             start = 'Gave up waiting for' if self.gave_up else 'Left to other processes:'
             lines.append(f'{start} {_tasks(len(self.waiting))} held by other processes, or '
                          f'depending on such: {_by_name(self.waiting)}.')
         if self.unavailable:
-            lines.append(f'{_tasks(len(self.unavailable))} cannot run: they depend on tasks '
-                         'that are not selected to run here (--name/--pattern) and that '
-                         f'nobody is running, or on each other: {_by_name(self.unavailable)}.')
+            lines.append(f'{_tasks(len(self.unavailable))} could not run: waiting for tasks '
+                         'not selected to run here (--name/--pattern) that nobody is running, '
+                         f'or for each other: {_by_name(self.unavailable)}.')
         return lines
 
 
@@ -177,8 +181,7 @@ def _union(mappings) -> dict:
 
 
 def _counts(counts: dict):
-    from collections import defaultdict  # the table reads missing names as 0
-    return defaultdict(int, counts)
+    return defaultdict(int, counts)  # the table reads missing names as 0
 
 
 def _tasks(n: int) -> str:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from jugtest import jug_command, jug_env
+from jugtest import JUGFILES, Output, jug_command, jug_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -33,6 +33,26 @@ def clean_jug_globals():
     jug.task.Task.store = saved_store
     jug.jug._is_jug_running = saved_running
     reset_all_hooks()
+
+
+@pytest.fixture
+def jug_options(tmp_path, monkeypatch):
+    """Return ``make(name, **values)``: options for tests/jugfiles/<name>.py in tmp_path."""
+    import shutil
+
+    from jug.options import default_options
+    monkeypatch.chdir(tmp_path)
+
+    def make(name, **values):
+        shutil.copy(os.path.join(JUGFILES, name + '.py'), tmp_path)
+        options = default_options.copy()
+        options.jugfile = name + '.py'
+        options.jugdir = values.pop('jugdir', name + '.jugdata')
+        options.will_cite = True
+        options.print_out = Output()
+        options.update(values)
+        return options
+    return make
 
 
 @pytest.fixture

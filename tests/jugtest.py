@@ -3,6 +3,15 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The scenario jugfiles.
+JUGFILES = os.path.join(ROOT, 'tests', 'jugfiles')
+
+
+class Output(list):
+    """A print_out sink that records lines (and the empty line of tables)."""
+
+    def __call__(self, line=''):
+        self.append(line)
 
 
 def jug_command(*args):

@@ -17,8 +17,8 @@ from jug.subcommands.execute import execute
 from jug.subcommands.invalidate import invalidate
 from jug.subcommands.status import _status
 from jug.task import Task
+from jugtest import JUGFILES
 
-JUGFILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'jugfiles')
 
 
 @TaskGenerator

@@ -11,9 +11,8 @@ from jug.barrier import BarrierError, barrier, bvalue
 from jug.backends.dict_store import dict_store
 from jug.jug import init
 from jug.task import Task
-from jugtest import jug_command, jug_env
+from jugtest import JUGFILES, jug_command, jug_env
 
-JUGFILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'jugfiles')
 
 
 def inc(x):

@@ -8,9 +8,8 @@ import pytest
 
 from jug import value
 from jug.jug import init
-from jugtest import jug_command, jug_env
+from jugtest import JUGFILES, jug_command, jug_env
 
-JUGFILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'jugfiles')
 
 SCENARIOS = {
     'barrier_pipeline': {'sizes': [3, 1, 2], 'result': 4},

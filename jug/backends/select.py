@@ -26,15 +26,18 @@ from .dict_store import dict_store
 from .file_store import file_keepalive_store, file_store
 from .redis_store import redis_store
 
-__all__ = ['select', 'register_jugdir_form']
+__all__ = ['select', 'register_jugdir_form', 'is_shared']
 
 #: Jugdir strings recognised exactly, mapped to a factory called with the whole string.
 _EXACT: dict[str, Callable[[str], object]] = {}
 #: Jugdir prefixes, mapped to a factory called with the whole string.
 _PREFIXES: dict[str, Callable[[str], object]] = {}
+#: The forms (as registered) whose stores only one process can use.
+_PRIVATE: set = set()
 
 
-def register_jugdir_form(form: str, factory: Callable[[str], object], exact: bool = False) -> None:
+def register_jugdir_form(form: str, factory: Callable[[str], object], exact: bool = False,
+                         shared: bool = True) -> None:
     """Make jugdir strings starting with (or equal to, if `exact`) `form` use `factory`.
 
     Usage: ``register_jugdir_form('s3:', lambda jugdir: my_s3_store(jugdir[3:]))``
@@ -47,6 +50,8 @@ def register_jugdir_form(form: str, factory: Callable[[str], object], exact: boo
         Called with the complete jugdir string; returns a store.
     exact : bool, optional
         Match only the whole string (default: match it as a prefix).
+    shared : bool, optional
+        Whether several processes can use the store at once (see :func:`is_shared`).
 
     Notes
     -----
@@ -54,11 +59,14 @@ def register_jugdir_form(form: str, factory: Callable[[str], object], exact: boo
     ``file_store`` path.
     """
     (_EXACT if exact else _PREFIXES)[form] = factory
+    if not shared:
+        _PRIVATE.add(form)
 
 
 register_jugdir_form('redis:', redis_store)
-register_jugdir_form('dict_store', lambda jugdir: dict_store(), exact=True)
-register_jugdir_form('dict_store:', lambda jugdir: dict_store(jugdir[len('dict_store:'):]))
+register_jugdir_form('dict_store', lambda jugdir: dict_store(), exact=True, shared=False)
+register_jugdir_form('dict_store:', lambda jugdir: dict_store(jugdir[len('dict_store:'):]),
+                     shared=False)
 register_jugdir_form('file_keepalive:',
                      lambda jugdir: file_keepalive_store(jugdir[len('file_keepalive:'):]))
 
@@ -80,12 +88,31 @@ def select(jugdir):
     """
     if not isinstance(jugdir, str):
         return jugdir
-    factory = _EXACT.get(jugdir)
-    if factory is None:
-        for prefix in sorted(_PREFIXES, key=len, reverse=True):
-            if jugdir.startswith(prefix):
-                factory = _PREFIXES[prefix]
-                break
-        else:
-            factory = file_store
-    return factory(jugdir)
+    form = _form(jugdir)
+    if form is None:
+        return file_store(jugdir)
+    return (_EXACT[form] if form == jugdir and form in _EXACT else _PREFIXES[form])(jugdir)
+
+
+def _form(jugdir: str):
+    """The registered form that `jugdir` matches: itself if it is an exact form, else
+    its longest registered prefix; None for a file_store path."""
+    if jugdir in _EXACT:
+        return jugdir
+    for prefix in sorted(_PREFIXES, key=len, reverse=True):
+        if jugdir.startswith(prefix):
+            return prefix
+    return None
+
+
+def is_shared(jugdir) -> bool:
+    """Whether several processes can use the store `jugdir` names at once.
+
+    Usage: ``if not is_shared(options.jugdir): ...``  (``dict_store`` is private)
+
+    Decided without creating the store (creating a ``dict_store:<file>`` would read
+    the file, and dropping it would write it back).
+    """
+    if not isinstance(jugdir, str):
+        return jugdir.shared
+    return _form(jugdir) not in _PRIVATE

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from jug.backends import leases
+from jug.backends.base import LOCK_STALE
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
 from jug.backends.leases import LeaseSettings, parse_lock, read_lock
 from jugtest import dead_pid, jug27_lock_text
@@ -56,6 +57,7 @@ def test_live_lock_is_not_stale(store):
 def test_dead_process_on_this_host_is_stale_even_for_jug27_locks(store):
     lock = _write_lock(store, jug27_lock_text(dead_pid(), leases.nodename()))
     assert 'is gone' in lock.stale_reason()
+    assert lock.holder_state() == LOCK_STALE
     assert store.getlock(KEY).get()  # taken over
     assert parse_lock(open(lock.fullname).read()).pid == os.getpid()
 

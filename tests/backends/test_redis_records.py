@@ -13,6 +13,9 @@ from test_store_records import (  # noqa: F401
     RECORD,
     test_cleanup_keeps_records_of_active_and_does_not_count_records,
     test_cleanup_removes_records_without_results,
+    test_failure_mark_goes_with_the_record,
+    test_failure_mark_is_cleared_after_a_successful_run,
+    test_failure_mark_is_the_record_of_a_failed_run,
     test_list_records,
     test_non_json_values_do_not_raise,
     test_records_are_not_results_nor_locks,
@@ -54,3 +57,11 @@ def test_memoize_store_reads_records_through(store):
     memo = memoize_store(store, list_base=True)
     assert memo.load_record(H1) == RECORD
     assert memo.list_records() == [H1]
+
+
+def test_failure_mark_layout(store):
+    store.save_record(H1, RECORD)
+    assert json.loads(store.redis.get(b'failure:' + H1)) == RECORD
+    store.getlock(H1).get()
+    store.commit(1, H1, {'status': 'finished'})
+    assert store.redis.get(b'failure:' + H1) is None  # commit deletes it

@@ -6,7 +6,7 @@ from jug.backends import select as select_module_or_function
 from jug.backends.dict_store import dict_store
 from jug.backends.file_store import file_keepalive_store, file_store
 from jug.backends.redis_store import redis_store
-from jug.backends.select import register_jugdir_form, select
+from jug.backends.select import is_shared, register_jugdir_form, select
 
 
 def test_package_attributes():
@@ -73,3 +73,18 @@ def test_register_new_form(monkeypatch):
     assert made == ['mine:abc']
     assert select('exactly-this') == 'exact'
     assert type(select('exactly-this/not')) is file_store
+
+
+def test_is_shared_is_decided_without_creating_the_store(tmp_path, monkeypatch):
+    import sys
+    module = sys.modules['jug.backends.select']
+    monkeypatch.setattr(module, '_PREFIXES', dict(module._PREFIXES))
+    monkeypatch.setattr(module, '_PRIVATE', set(module._PRIVATE))
+    backend = tmp_path / 'state.pickle'
+    assert not is_shared('dict_store') and not is_shared(f'dict_store:{backend}')
+    assert not backend.exists()
+    assert is_shared(str(tmp_path / 'jugdata')) and is_shared('redis://localhost/')
+    assert is_shared('file_keepalive:x') and is_shared(file_store(str(tmp_path)))
+    assert not is_shared(dict_store())
+    register_jugdir_form('mine:', lambda jugdir: dict_store(), shared=False)
+    assert not is_shared('mine:abc')

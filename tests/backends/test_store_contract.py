@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from jug.backends.base import LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE, base_lock
 from jug.backends.dict_store import dict_store
 from jug.backends.file_store import file_store
 from jug.backends.memoize_store import memoize_store
@@ -173,6 +174,36 @@ def test_lock_fail(store):
     other.release()
     assert not lock.is_failed()
     assert not lock.is_locked()
+
+
+def test_holder_state(store):
+    lock = store.getlock(H1)
+    assert lock.holder_state() == LOCK_FREE
+    assert lock.get()
+    assert store.getlock(H1).holder_state() == LOCK_HELD  # held by this very process
+    assert lock.fail()
+    assert store.getlock(H1).holder_state() == LOCK_FAILED
+    lock.release()
+    assert store.getlock(H1).holder_state() == LOCK_FREE
+
+
+def test_base_lock_holder_state_from_its_questions():
+    class Answers(base_lock):
+        def __init__(self, locked, failed, stale):
+            self.answers = (locked, failed, stale)
+
+        def is_locked(self):
+            return self.answers[0]
+
+        def is_failed(self):
+            return self.answers[1]
+
+        def is_stale(self):
+            return self.answers[2]
+    assert Answers(False, False, False).holder_state() == LOCK_FREE
+    assert Answers(True, True, False).holder_state() == LOCK_FAILED
+    assert Answers(True, False, True).holder_state() == LOCK_STALE
+    assert Answers(True, False, False).holder_state() == LOCK_HELD
 
 
 def test_fail_from_other_object(store):

@@ -171,6 +171,53 @@ def test_cleanup_removes_records_without_results(store):
     assert list(store.list_records()) == []
 
 
+# --- failure marks (what a worker reads before it runs a task) ----------------------------
+
+FINISHED = {'name': 'jugfile.f', 'host': 'node2', 'pid': 7, 'start': 200.0, 'end': 201.0,
+            'status': 'finished'}
+
+
+def test_failure_mark_is_the_record_of_a_failed_run(store):
+    assert store.failure_mark(H1) is None
+    assert store.failure_marks() == {}
+    store.save_record(H1, RECORD)
+    store.save_record(H2, FINISHED)
+    assert store.failure_mark(H1) == RECORD
+    assert store.failure_mark(H1.decode()) == RECORD
+    assert store.failure_mark(H2) is None
+    assert store.failure_marks() == {H1: RECORD}
+
+
+def test_failure_mark_is_cleared_after_a_successful_run(store):
+    store.save_record(H1, RECORD)
+    store.getlock(H1).get()
+    store.commit('value', H1, FINISHED)
+    store.clear_failure_mark(H1)
+    assert store.failure_mark(H1) is None
+    assert store.failure_marks() == {}
+    assert store.load_record(H1) == FINISHED
+    store.clear_failure_mark(H2)  # no mark: no error
+
+
+@pytest.mark.parametrize('how', ['remove', 'remove_many', 'remove_records', 'cleanup'])
+def test_failure_mark_goes_with_the_record(store, how):
+    store.save_record(H1, RECORD)
+    store.save_record(H2, RECORD)
+    if how == 'cleanup':
+        store.cleanup([FakeTask(H2)])
+    else:
+        getattr(store, how)([H1] if how != 'remove' else H1)
+    assert store.failure_mark(H1) is None
+    assert store.failure_marks() == {H2: RECORD}
+
+
+def test_a_store_without_records_has_no_failure_marks():
+    plain = base_store()
+    plain.save_record(H1, RECORD)
+    assert plain.failure_marks() == {}
+    assert plain.failure_mark(H1) is None
+
+
 # --- dict_store specifics ----------------------------------------------------------------------
 
 def test_dict_store_entries_and_counts():
@@ -197,6 +244,16 @@ def test_dict_store_backend_file_keeps_records(tmp_path):
 
 
 # --- file_store specifics ----------------------------------------------------------------------
+
+def test_file_store_failure_mark_layout(tmp_path):
+    store = file_store(str(tmp_path / 'jugdata'))
+    store.save_record(H1, RECORD)
+    mark = tmp_path / 'jugdata' / 'records' / 'failed' / (H1.decode() + '.json')
+    assert json.loads(mark.read_bytes()) == {'key': H1.decode(), 'record': RECORD}
+    assert sorted(store.list_records()) == [H1]  # the log has the record too
+    mark.write_bytes(b'{"key": "damaged')
+    assert store.failure_mark(H1) is None
+    assert store.failure_marks() == {}
 
 def test_file_layout(tmp_path):
     """One log per worker process, one JSON line (key and record) per run."""

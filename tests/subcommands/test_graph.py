@@ -6,12 +6,11 @@ import stat
 import pytest
 
 import jug.task
-from jugtest import run_some_squares
+from jugtest import JUGFILES, run_some_squares
 from jug.jug import init
 from jug.subcommands import graph as graph_module
 from jug.subcommands.graph import GraphvizError, graph, handle_tasklet
 
-JUGFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'jugfiles')
 
 
 def _label(name, counts):

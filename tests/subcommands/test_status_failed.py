@@ -152,7 +152,7 @@ def test_end_to_end_after_jug_execute(run_jug, tmp_path):
     """A real ``jug execute --keep-going`` run, then ``jug status --failed`` in a new process."""
     import os
     import shutil
-    from conftest import JUGFILES
+    from jugtest import JUGFILES
     shutil.copy(os.path.join(JUGFILES, 'failing.py'), tmp_path)
     execute = run_jug('execute', 'failing.py', '--keep-going', '--will-cite',
                       '--nr-wait-cycles', '0', timeout=60)
