@@ -58,3 +58,26 @@ def floor(dirname):
         print(f'(floor.py failed: {proc.stdout.strip()!r})')
         return None
     return {'durable': float(m.group(1)), 'nofsync': float(m.group(2))}
+
+
+_MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+elapsed = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+print(elapsed, peak * (1 if sys.platform == 'darwin' else 1024), code)
+"""
+
+
+def jug_measured(args, cwd):
+    """Run ``python -m jug ARGS`` in ``cwd``; return (seconds, peak RSS in bytes, exit code).
+
+    The command runs under a fresh intermediate process, so that its peak memory
+    (``RUSAGE_CHILDREN``) is that of this command alone.
+    """
+    out = subprocess.run([sys.executable, '-c', _MEASURE, cwd, sys.executable, '-m', 'jug',
+                          *args], env=env(), stdout=subprocess.PIPE, text=True, check=True)
+    elapsed, peak, code = out.stdout.split()
+    return float(elapsed), int(peak), int(code)

@@ -41,7 +41,7 @@ def CompoundTask(f, *args, **kwargs):
     key = outer.hash()
     inner = f(*args, **kwargs)
     final = Task(compound_task_execute, inner, key)
-    final.__jug_hash__ = functools.partial(_task_module._constant, key)
+    final.__jug_hash__ = _task_module._Constant(key)
     final._check_hash = _noop_check_hash
     return final
 

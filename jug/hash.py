@@ -80,15 +80,29 @@ def _feed_pairs(M, chunks, elems) -> None:
         _feed_one(M, chunks, obj)
 
 
-def _feed_sequence(M, chunks, items) -> None:
-    small_ints = _SMALL_INT_PICKLES
-    for index, obj in enumerate(items):
-        chunks.append(small_ints[index] if index < 256 else _pickled_name(index))
-        _feed_one(M, chunks, obj)
-
-
 #: Exact types that cannot carry a ``__jug_hash__`` and are hashed by their pickle.
 _PICKLED_TYPES = frozenset([int, float, str, bytes, bool, type(None), complex])
+#: Chunks gathered before they are given to the hash object (bounds the memory used
+#: for hashing a long list, e.g. a reduction over a million tasks).
+_MAX_CHUNKS = 8192
+
+
+def _feed_sequence(M, chunks, items) -> None:
+    # _feed_one, inlined for the commonest elements: small ints, strings, floats...
+    small_ints = _SMALL_INT_PICKLES
+    plain = _PICKLED_TYPES
+    dumps = pickle.dumps
+    for index, obj in enumerate(items):
+        chunks.append(small_ints[index] if index < 256 else dumps(index, _PICKLE_PROTOCOL))
+        kind = type(obj)
+        if kind is int and 0 <= obj < 256:
+            chunks.append(small_ints[obj])
+        elif kind in plain:
+            chunks.append(dumps(obj, _PICKLE_PROTOCOL))
+        else:
+            _feed_one(M, chunks, obj)
+        if len(chunks) >= _MAX_CHUNKS:
+            _flush(M, chunks)
 
 
 def _feed_one(M, chunks, obj) -> None:

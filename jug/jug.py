@@ -12,6 +12,7 @@ import types
 from . import task as _task_module
 from .barrier import BarrierError
 from .errors import JugError, JugfileError, JugfileNotFoundError, store_error_message
+from .gctuning import fewer_collections
 from .options import parse, set_jugdir
 from .scheduler import ExecutionState, execution_loop  # noqa: F401  (their public home)
 
@@ -100,7 +101,8 @@ def init(jugfile=None, jugdir=None, on_error='exit', store=None):
     jugspace = module.__dict__
     try:
         code = compile(_read_jugfile(jugfile), jugfile, 'exec')
-        exec(code, jugspace)
+        with fewer_collections():  # a jugfile may create millions of tasks
+            exec(code, jugspace)
     except BarrierError:
         jugspace['__jug__hasbarrier__'] = True
     except Exception as e:

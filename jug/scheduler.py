@@ -39,6 +39,7 @@ import time
 from . import task as _task_module
 from .backends.base import LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE
 from .errors import mark_store_error
+from .gctuning import fewer_collections
 from .hooks import jug_hook
 from .records import failure_id, failure_line, finish_record, start_record
 from .utils import prepare_matcher_from_options
@@ -167,7 +168,9 @@ def execution_loop(tasks, options, state=None):
     if state.failure_ids is None:
         state.failure_ids = {key: failure_id(record)
                              for key, record in store.failure_marks().items()}
-    return _Pass(tasks, options, state, store, done).run()
+    with fewer_collections():  # the graph of a million tasks is built here
+        run = _Pass(tasks, options, state, store, done)
+    return run.run()
 
 
 class _Pass:
@@ -202,18 +205,18 @@ class _Pass:
     # --- the graph -------------------------------------------------------------------
     def _link(self) -> None:
         """Count each task's unresolved dependencies and note who waits for whom."""
-        position_of = {}
-        for i, key in enumerate(self.keys):
-            position_of.setdefault(key, i)
+        in_list = set(self.keys)
+        done = self.done
         for i, t in enumerate(self.order):
-            waits_for = set()
+            waits_for = []
             for dep in t.dependencies():
                 key = dep.hash()
-                if key in self.done or key in waits_for:
+                if key in done or (key not in in_list and self._outside_is_done(dep, key)):
                     continue
-                if key not in position_of and self._outside_is_done(dep, key):
-                    continue
-                waits_for.add(key)
+                waits_for.append(key)
+            if len(waits_for) > 1:
+                waits_for = set(waits_for)  # a dependency may be listed several times
+            for key in waits_for:
                 self._add_dependent(key, i)
             self.missing[i] = len(waits_for)
         self.height = self._heights()

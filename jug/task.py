@@ -87,10 +87,7 @@ class Task(TaskletMixin):
             args = tuple(f.args) + args
             kwargs = {**f.keywords, **kwargs}
             f = f.func
-        if getattr(f, '__name__', None) == '<lambda>':
-            raise ValueError('jug.Task: a lambda cannot be a task function, because it has '
-                             'no name to identify the task by; use a named function.')
-        self.name = f'{f.__module__}.{f.__name__}'
+        self.name = _task_name(f)
         self.f = f
         self.args = args
         self.kwargs = kwargs
@@ -149,7 +146,10 @@ class Task(TaskletMixin):
 
     def unload(self):
         """Drop the value from memory (it stays in the store)."""
-        self.__dict__.pop('_result', None)
+        try:
+            del self._result
+        except AttributeError:
+            pass  # not loaded
 
     def unload_recursive(self):
         """Drop the values of this task and of all its transitive dependencies."""
@@ -180,22 +180,23 @@ class Task(TaskletMixin):
         self.store.remove(self.hash())
 
     def dependencies(self):
-        """Yield the Tasks this task's arguments refer to (may repeat; no Tasklets).
+        """Iterate over the Tasks this task's arguments refer to (may repeat; no
+        Tasklets).
 
         Usage: ``for dep in t.dependencies(): ...``
         """
-        pending = [self.args, self.kwargs.values()]
-        while pending:
-            for dep in pending.pop():
-                jug_deps = getattr(dep, '__jug_dependencies__', None)
-                if jug_deps is not None:
-                    pending.append(jug_deps())
-                elif isinstance(dep, Task):
-                    yield dep
-                elif isinstance(dep, (list, tuple)):
-                    pending.append(dep)
-                elif isinstance(dep, dict):
-                    pending.append(dep.values())
+        if self._has_plain_arguments():
+            return iter(())  # the commonest case: no generator to set up
+        return _walk_dependencies([self.args, self.kwargs.values()])
+
+    def _has_plain_arguments(self):
+        """Whether no argument can be (or hold) a task: numbers, strings, None..."""
+        if self.kwargs:
+            return False
+        for arg in self.args:
+            if type(arg) not in _PLAIN_TYPES:
+                return False
+        return True
 
     def can_load(self, store=None):
         """Whether the store has this task's value."""
@@ -212,7 +213,7 @@ class Task(TaskletMixin):
         # dependencies; if some are not hashed yet, hash them first, deepest first and
         # without recursion, so that chains longer than the recursion limit work.
         for dep in self.dependencies():
-            if '__jug_hash__' not in dep.__dict__:
+            if not _is_hashed(dep):
                 _cache_dependency_hashes(self)
                 break
         return self._compute_set_hash()
@@ -220,7 +221,7 @@ class Task(TaskletMixin):
     def _compute_set_hash(self):
         """Compute the hash and cache it as the instance's ``__jug_hash__``."""
         key = hash_task(self.name, self.args, self.kwargs)
-        self.__jug_hash__ = functools.partial(_constant, key)
+        self.__jug_hash__ = _Constant(key)
         return key
 
     def _check_hash(self):
@@ -238,7 +239,7 @@ class Task(TaskletMixin):
         return f'Task({self.name}, args={self.args!r}, kwargs={self.kwargs!r})'
 
     def _get_lock(self):
-        lock = self.__dict__.get('_lock')
+        lock = getattr(self, '_lock', None)
         if lock is None:
             lock = self._lock = self.store.getlock(self.hash())
         return lock
@@ -276,13 +277,68 @@ class Task(TaskletMixin):
         return self._get_lock().holder_state()
 
 
-def _constant(key):
-    return key
+def _walk_dependencies(pending):
+    """Yield the Tasks found in the containers of the stack `pending` (LIFO), looking
+    into lists, tuples, dict values and ``__jug_dependencies__``."""
+    while pending:
+        for dep in pending.pop():
+            if type(dep) in _PLAIN_TYPES:
+                continue  # the common case, and the cheapest test
+            jug_deps = getattr(dep, '__jug_dependencies__', None)
+            if jug_deps is not None:
+                pending.append(jug_deps())
+            elif isinstance(dep, Task):
+                yield dep
+            elif isinstance(dep, (list, tuple)):
+                pending.append(dep)
+            elif isinstance(dep, dict):
+                pending.append(dep.values())
+
+
+def _is_hashed(t):
+    """Whether the Task ``t`` has its hash cached (or given: CompoundTask's).
+
+    Tested without ``t.__dict__``, which would give every task a dict of its own."""
+    return type(t.__jug_hash__) is _Constant
+
+
+class _Constant:
+    """A task's cached ``__jug_hash__``: a zero-argument callable returning its key
+    (smaller than a ``functools.partial``: a million tasks keep one each)."""
+
+    __slots__ = ('key',)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __call__(self):
+        return self.key
+
+
+#: Argument types that cannot be or contain a task (dependencies() skips them).
+_PLAIN_TYPES = frozenset([int, float, str, bytes, bool, type(None), complex])
+
+#: Task names by (module, function name): a jugfile makes many tasks of few functions,
+#: which then share one name string.  (Keyed by names, not by functions, so that the
+#: functions of a jugfile loaded before a barrier are not kept alive.)
+_names = {}
+
+
+def _task_name(f):
+    """Return ``'<module>.<name>'`` of the task function `f` (ValueError for a lambda)."""
+    if getattr(f, '__name__', None) == '<lambda>':
+        raise ValueError('jug.Task: a lambda cannot be a task function, because it has '
+                         'no name to identify the task by; use a named function.')
+    key = (f.__module__, f.__name__)
+    name = _names.get(key)
+    if name is None:
+        name = _names[key] = f'{key[0]}.{key[1]}'
+    return name
 
 
 def _cache_dependency_hashes(t):
     """Compute and cache the hashes of ``t``'s transitive dependencies, iteratively."""
-    for task in _post_order([t], lambda dep: '__jug_hash__' not in dep.__dict__):
+    for task in _post_order([t], lambda dep: not _is_hashed(dep)):
         if task is not t:
             task.__jug_hash__()
 

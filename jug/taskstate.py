@@ -42,6 +42,26 @@ def classify(is_loadable, can_run, is_locked, is_failed, is_stale=_never):
     return STALE if is_stale() else RUNNING
 
 
-def task_state(t):
-    """Return the state of the Task ``t`` (one of the constants of this module)."""
-    return classify(t.can_load, t.can_run, t.is_locked, t.is_failed, t.is_stale)
+def task_state(t, listing=None):
+    """Return the state of the Task ``t`` (one of the constants of this module).
+
+    Usage: ``task_state(t)``, or ``task_state(t, (results, locks))``
+
+    Parameters
+    ----------
+    t : Task
+    listing : (set, set), optional
+        The keys of every stored result and of every lock (``store.list()`` and
+        ``store.listlocks()`` as sets of bytes), when the caller has them: whether
+        ``t`` and its dependencies have results and whether ``t`` is locked are then
+        set lookups (``jug status`` of a million tasks), and only a locked task's
+        lock is asked whether it is failed or stale.
+    """
+    if listing is None:
+        return classify(t.can_load, t.can_run, t.is_locked, t.is_failed, t.is_stale)
+    results, locks = listing
+    key = t.hash()
+    return classify(lambda: key in results,
+                    lambda: all(dep.hash() in results or hasattr(dep, '_result')
+                                for dep in t.dependencies()),
+                    lambda: key in locks, t.is_failed, t.is_stale)

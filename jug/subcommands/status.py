@@ -14,6 +14,7 @@ from collections import defaultdict
 from .. import task as _task_module
 from ..backends import memoize_store
 from ..backends.select import select
+from ..gctuning import fewer_collections
 from ..io import print_task_summary_table
 from ..jug import init
 from ..options import add_flag
@@ -90,13 +91,16 @@ def _status_nocache(options):
     """Load the jugfile and classify every task against a listing of the store."""
     store, _ = init(options.jugfile, options.jugdir)
     listed = _task_module.Task.store = memoize_store(store, list_base=True)
+    listing = None if listed.keys is None or listed.locks is None else \
+        (listed.keys, listed.locks)
     ts = TaskStatus()
     unfinished = [] if options.status_failed else None
-    for t in _task_module.alltasks:
-        state = task_state(t)
-        ts.add(state, t.name)
-        if unfinished is not None and state != FINISHED:
-            unfinished.append((t.name, t.hash()))
+    with fewer_collections():
+        for t in _task_module.alltasks:
+            state = task_state(t, listing)
+            ts.add(state, t.name)
+            if unfinished is not None and state != FINISHED:
+                unfinished.append((t.name, t.hash()))
     if unfinished is not None:
         ts.failures = find_failed(listed, unfinished)
     store.close()
@@ -144,11 +148,12 @@ def load_jugfile(options):
     index_of = {}
     ht = []
     deps = {}
-    for i, t in enumerate(tasks):
-        key = t.hash()
-        deps[i] = sorted({_resolve(index_of, dep, t) for dep in t.dependencies()})
-        index_of.setdefault(key, i)
-        ht.append([i, t.name, key, UNKNOWN])
+    with fewer_collections():
+        for i, t in enumerate(tasks):
+            key = t.hash()
+            deps[i] = sorted({_resolve(index_of, dep, t) for dep in t.dependencies()})
+            index_of.setdefault(key, i)
+            ht.append([i, t.name, key, UNKNOWN])
     return store, ht, deps
 
 
