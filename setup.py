@@ -47,7 +47,8 @@ EXTRAS = {
     'redis': ['redis'],
     'shell': ['IPython'],
     'web': ['bottle'],
-    'test': ['pytest', 'numpy', 'pyyaml', 'pexpect', 'sphinx', 'redis', 'bottle', 'IPython'],
+    'test': ['pytest', 'numpy', 'pyyaml', 'pexpect', 'sphinx', 'redis', 'bottle', 'IPython',
+             'setuptools'],  # setup.py's own tests (venvs of Python 3.12+ lack it)
     'all': ['redis', 'IPython', 'bottle', 'pyyaml', 'numpy', 'shtab'],
 }
 

@@ -12,7 +12,7 @@ its workers.  Workers run in their own process group, so that a Ctrl-C at the te
 reaches each of them once, through the parent.
 
 Imports the standard library, ``jug.backends.select`` (whether the store can be
-shared), ``jug.summary`` and ``jug.errors``.
+shared), ``jug.jug`` (a worker runs its ``main``), ``jug.summary`` and ``jug.errors``.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import sys
 
 from .backends.select import is_shared
 from .errors import OptionError
+from .jug import check_jugfile, main
 from .summary import RunSummary
 
 __all__ = ['parse_jobs', 'run_workers', 'worker_arguments']
@@ -146,7 +147,6 @@ def _run_forked(arguments: list) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setpgid(0, 0)
-        from .jug import main  # imported already (it runs this command)
         main(['jug'] + arguments)
         code = 0
     except SystemExit as e:
@@ -203,6 +203,7 @@ def run_workers(options, jobs: int) -> tuple:
     if not is_shared(options.jugdir):
         raise OptionError(f'jug execute: -j/--jobs needs a store that several processes '
                           f'share (a directory or redis), not {options.jugdir!r}')
+    check_jugfile(options.jugfile)  # one error, rather than one per worker
     reports = [_new_report_file() for _ in range(jobs)]
     workers: list = []
 
@@ -225,7 +226,7 @@ def run_workers(options, jobs: int) -> tuple:
             signal.signal(sig, handler)
         summaries = [_read_report(report) for report in reports]
     for i, (code, summary) in enumerate(zip(codes, summaries)):
-        if summary is None:
+        if summary is None and code != 0:  # 0: stopped by JUG_MAX_*, the stop file...
             sys.stderr.write(f'jug execute: worker {i + 1} of {jobs} (pid {workers[i].pid}) '
                              f'stopped with exit code {code} before writing its summary\n')
     written = [s for s in summaries if s is not None]

@@ -54,6 +54,14 @@ def _jugfile_error(jugfile, error, on_error):
     sys.exit(1)
 
 
+def check_jugfile(jugfile):
+    """Raise the JugfileError ``init`` would raise if `jugfile` cannot be read.
+
+    Usage: ``check_jugfile('analysis.py')`` (before starting workers that load it)
+    """
+    _read_jugfile(jugfile)
+
+
 def _read_jugfile(jugfile):
     try:
         with open(jugfile, 'rb') as source:

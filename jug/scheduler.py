@@ -37,7 +37,7 @@ import logging
 import time
 
 from . import task as _task_module
-from .backends.base import LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE
+from .backends.base import LOCK_FAILED, LOCK_FREE, LOCK_STALE
 from .errors import mark_store_error
 from .gctuning import fewer_collections
 from .hooks import jug_hook
@@ -195,6 +195,8 @@ class _Pass:
         self.dependents: dict = {}                # key -> positions waiting for it
         self.held: dict = {}                      # key -> position held elsewhere
         self.outside: dict = {}                   # key -> Task outside the list, no result
+        self.unheld: set = set()                  # keys of outside ones nobody held at the
+                                                  # last look
         self.ready: list = []                     # heap of encoded (height, position)
         self.raised = False
         self.previous = None                      # last task processed (aggressive unload)
@@ -391,7 +393,10 @@ class _Pass:
             if state == LOCK_FAILED:
                 self._failed_elsewhere(dep, 'its lock is marked as failed')
                 changed = True
-            elif state != LOCK_FREE:
+            elif state == LOCK_FREE:
+                self.unheld.add(key)
+            else:
+                self.unheld.discard(key)
                 anyone_working = True
         return changed, anyone_working
 
@@ -408,9 +413,11 @@ class _Pass:
         reason: dict = {}  # key -> 'failed', 'blocked', 'waiting' or 'unavailable'
         for key in (*self.failed, *self.state.failed, *self.state.failed_elsewhere):
             reason[key] = 'failed'
-        for key in list(self.held) + list(self.outside):
-            reason[key] = 'waiting' if key in self.held or _is_held(self.outside[key]) \
-                else 'unavailable'
+        for key in self.held:
+            reason[key] = 'waiting'
+        for key in self.outside:  # from the last look (no store access: this runs in a
+            # `finally`, maybe because the store failed)
+            reason[key] = 'unavailable' if key in self.unheld else 'waiting'
         seen = set()
         for i, t in enumerate(self.order):
             key = self.keys[i]
@@ -447,10 +454,6 @@ class _Pass:
 def _failed_in_run(state: ExecutionState, key: bytes) -> bool:
     """Whether this run saw ``key`` fail (here or elsewhere): it is not retried."""
     return key in state.failed or key in state.failed_elsewhere
-
-
-def _is_held(t) -> bool:
-    return t.lock_state() in (LOCK_HELD, LOCK_STALE)
 
 
 def _log_waiting(run: _Pass) -> None:

@@ -214,3 +214,10 @@ def test_jobs_refuses_a_private_store(tmp_path):
     assert proc.returncode == 2
     assert '-j/--jobs needs a store that several processes share' in proc.stderr
     assert not (tmp_path / 'ran.log').exists()
+
+
+def test_jobs_with_a_missing_jugfile_is_one_error(tmp_path):
+    proc = subprocess.run(jug_command('execute', 'nothere.py', '-j', '2'), cwd=tmp_path,
+                          env=jug_env(), capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == "jug: error: jugfile 'nothere.py' not found\n"

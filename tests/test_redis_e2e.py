@@ -74,3 +74,20 @@ def test_commands_on_redis(tmp_path, redis_url):
     packed = _jug(tmp_path, 'pack', 'work.py', *jugdir)
     assert packed.returncode == 1 and 'only file stores' in packed.stderr
     assert not os.path.exists(tmp_path / 'work.jugdata')
+
+
+def test_jobs_on_redis(tmp_path, monkeypatch, redis_url):
+    (tmp_path / 'work.py').write_text(JUGFILE)
+    proc = _jug(tmp_path, 'execute', 'work.py', '--jugdir', redis_url, '--will-cite',
+                '-j', '3')
+    assert proc.returncode == 0, proc.stderr
+    [total] = [line for line in proc.stdout.splitlines() if line.rstrip().endswith('Total')]
+    assert total.split()[:2] == ['121', '0']  # each task executed once, by some worker
+    monkeypatch.chdir(tmp_path)
+    _, space = init('work.py', redis_url)
+    assert value(space['result']) == sum(i * i for i in range(120))
+    from jug.backends.redis_store import redis_store
+    store = redis_store(redis_url)
+    records = [store.load_record(key) for key in store.list_records()]
+    assert len(records) == 121
+    assert len({record['pid'] for record in records}) >= 2  # the work was shared
