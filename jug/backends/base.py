@@ -20,6 +20,8 @@ objects with a ``hash()`` method.
 """
 from __future__ import annotations
 
+from .leases import DEFAULT_LEASE, LeaseSettings
+
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -97,8 +99,20 @@ class base_store:
     #: a private one (``dict_store``) cannot change while its only worker sleeps.
     shared = True
 
+    #: The lease of the locks this store hands out (``--lease-time`` and
+    #: ``--heartbeat-interval``; see :mod:`jug.backends.leases`).  Stores without leased
+    #: locks ignore it.
+    lease: LeaseSettings = DEFAULT_LEASE
+
     def __init__(self, name=None):
         pass
+
+    def set_lease(self, lease: LeaseSettings) -> None:
+        """Use `lease` for the locks taken from now on.
+
+        Usage: ``store.set_lease(LeaseSettings(600, 30))``
+        """
+        self.lease = lease
 
     # primitives ---------------------------------------------------------------------
     def dump(self, object, name):

@@ -90,13 +90,10 @@ def _log_loadable(t):
 
 
 def _set_lease(store, options):
-    """Give the store (if its locks have leases) the lease options of this run."""
-    set_lease = getattr(store, 'set_lease', None)
-    if set_lease is None:
-        return
+    """Give the store the lease options of this run (stores without leases ignore it)."""
     try:
-        set_lease(LeaseSettings(options.execute_lease_time,
-                                options.execute_heartbeat_interval))
+        store.set_lease(LeaseSettings(options.execute_lease_time,
+                                      options.execute_heartbeat_interval))
     except ValueError as e:
         raise OptionError(f'jug execute: {e} (see --lease-time and --heartbeat-interval)')
 

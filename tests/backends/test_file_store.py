@@ -13,6 +13,7 @@ import zlib
 import numpy as np
 import pytest
 
+from jug.backends import file_pack
 from jug.backends import file_store as fs_module
 from jug.backends.encode import decode
 from jug.backends.file_store import (MAX_FILESIZE_IN_PACK, file_based_lock, file_store,
@@ -371,9 +372,11 @@ def test_lock_file(store):
     assert lock.get()
     text = read(lock.fullname).decode()
     lines = text.split('\n')
-    # Jug 2.7's two lines, then our lease line (jug.backends.leases)
+    # Jug 2.7's two lines, then our lease line (jug.backends.file_locks)
     assert len(lines) == 4 and lines[3] == ''
-    assert re.fullmatch(r'Jug-lease: 600 \d+ [0-9a-f]{16} \S+', lines[2])
+    host = os.uname().nodename
+    assert re.fullmatch(rf'Jug-lease: 600 \d+ {re.escape(host)}:{os.getpid()}:[0-9a-f]{{16}} \S+',
+                        lines[2])
     assert lines[0] == f'PID {os.getpid()} on HOSTNAME {socket.gethostname()}'
     assert re.fullmatch(r'Lock created on \d{4}-\d\d-\d\d \(\d\dh\d\d\.\d\d\)', lines[1])
     stamp = time.strptime(lines[1][len('Lock created on '):], '%Y-%m-%d (%Hh%M.%S)')
@@ -468,7 +471,7 @@ def test_jugdir_permission_error(tmp_path, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(13, 'Permission denied', path)
 
-    monkeypatch.setattr(fs_module, 'open', denied, raising=False)
+    monkeypatch.setattr(file_pack, 'open', denied, raising=False)  # reading the pack
     with pytest.raises(StoreError, match='jd'):
         file_store(str(tmp_path / 'jd'))
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from jug.backends import redis_store as module
-from jug.backends.leases import LeaseSettings
-from jug.backends.redis_store import heartbeat, redis_store
+from jug.backends import redis_client as module
+from jug.backends.leases import LeaseSettings, heartbeat
+from jug.backends.redis_store import redis_store
 from jug.errors import StoreError
 
 from redisserver import RedisServer, free_port, require_redis_server

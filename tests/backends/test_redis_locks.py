@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from jug.backends import redis_store as module
-from jug.backends.leases import LeaseSettings
-from jug.backends.redis_store import heartbeat, redis_store
+from jug.backends import redis_client, redis_locks
+from jug.backends.leases import LeaseSettings, heartbeat
+from jug.backends.redis_store import redis_store
 
 from store_helpers import H1, H2
 from test_redis_store import raw, store  # noqa: F401  (fixtures shared with that module)
@@ -66,7 +66,7 @@ def test_heartbeat_is_one_thread_and_one_round_trip(store, raw):
     locks = [store.getlock(b'%040d' % i) for i in range(20)]
     assert all(lock.get() for lock in locks)
     names = [t.name for t in threading.enumerate()]
-    assert names.count('jug-redis-lock-heartbeat') == 1
+    assert names.count('jug-lock-heartbeat') == 1
     raw.config_resetstat()
     _heartbeat_rounds(2)
     stats = raw.info('commandstats')
@@ -116,7 +116,7 @@ def holder(redis_url):
 
 def test_frozen_holder_is_taken_over_after_its_lease(store, raw, holder):
     child = holder(lease=1.0)
-    assert raw.get(OWNER).decode().split()[1] == str(child.pid)
+    assert raw.get(OWNER).decode().split(':')[1] == str(child.pid)
     assert store.getlock(H1).is_held_by_live_worker()
     alive_until = time.monotonic() + 1.5  # beyond its lease: its heartbeat refreshes it
     while time.monotonic() < alive_until:
@@ -127,7 +127,7 @@ def test_frozen_holder_is_taken_over_after_its_lease(store, raw, holder):
     assert lock.get() is False  # not before its lease runs out
     _wait_for(lock.get, timeout=5, what='the takeover')
     mine = raw.get(OWNER)
-    assert mine.decode().split()[1] == str(os.getpid())
+    assert mine.decode().split(':')[1] == str(os.getpid())
     # the frozen holder wakes up and releases "its" lock: ours must stay
     child.send_signal(signal.SIGCONT)
     child.stdin.write('release\n')
@@ -143,7 +143,7 @@ def test_killed_holder_is_taken_over(store, raw, holder):
     child.kill()
     child.wait()
     _wait_for(store.getlock(H1).get, timeout=5, what='the takeover')
-    assert raw.get(OWNER).decode().split()[1] == str(os.getpid())
+    assert raw.get(OWNER).decode().split(':')[1] == str(os.getpid())
     store.getlock(H1).release()
 
 
@@ -182,7 +182,7 @@ def test_exactly_one_of_many_processes_takes_over(redis_url, raw, round):
     assert None not in [won for _, won in outcomes]
     winners = [pid for pid, won in outcomes if won]
     assert len(winners) == 1
-    assert raw.get(OWNER).decode().split()[1] == str(winners[0])
+    assert raw.get(OWNER).decode().split(':')[1] == str(winners[0])
 
 
 def test_jug27_lock_is_never_taken_over(store, raw):
@@ -270,7 +270,7 @@ def test_get_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
     # (same token) must report success, not "taken by someone else"
     import redis.exceptions
     store.can_load(H1)  # contacted: connection errors are retried
-    script = store._script('acquire')
+    script = store.connection.script(redis_locks._ACQUIRE)
     calls = []
 
     def flaky(keys, args):
@@ -279,12 +279,12 @@ def test_get_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
         if len(calls) == 1:
             raise redis.exceptions.ConnectionError('reply lost')
         return result
-    monkeypatch.setattr(store, '_script', lambda name: flaky)
-    monkeypatch.setattr(module, '_backoff_sleep', lambda s: None)
+    monkeypatch.setattr(store.connection, 'script', lambda text: flaky)
+    monkeypatch.setattr(redis_client, '_backoff_sleep', lambda s: None)
     lock = store.getlock(H1)
     assert lock.get() is True
     assert len(calls) == 2
-    assert heartbeat.token(lock._held_key) == raw.get(OWNER).decode()
+    assert heartbeat.token(lock.lease_key) == raw.get(OWNER).decode()
     monkeypatch.undo()
     lock.release()
     assert raw.exists(LOCK) == 0
@@ -296,5 +296,5 @@ def test_close_stops_refreshing(redis_url, raw):
     lock = s.getlock(H1)
     assert lock.get()
     s.close()
-    assert heartbeat.token(lock._held_key) is None
+    assert heartbeat.token(lock.lease_key) is None
     assert raw.get(LOCK) == b'L'  # left to expire

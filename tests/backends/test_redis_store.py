@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
+from jug.backends import redis_client
 from jug.backends import redis_store as module
+from jug.backends.leases import heartbeat
 from jug.backends.encode import encode
 from jug.backends.memoize_store import memoize_store
 from jug.errors import MissingPackageError, StoreError
@@ -120,7 +122,7 @@ def test_layout(store, raw):
     assert lock.get()
     assert raw.get(b'lock:' + H1) == b'L'
     owner = raw.get(b'lockowner:' + H1).decode()
-    assert owner.startswith(f'{os.uname().nodename} {os.getpid()} ')
+    assert owner.startswith(f'{os.uname().nodename}:{os.getpid()}:')
     assert 0 < raw.pttl(b'lock:' + H1) <= 600_000  # leased (default 600 s)
     assert 0 < raw.pttl(b'lockowner:' + H1) <= 600_000
     assert lock.fail()
@@ -165,7 +167,7 @@ def test_commit(store, raw):
     assert store.load_record(H1) == {'status': 'finished'}
     assert not lock.is_locked()
     assert raw.exists(b'lockowner:' + H1) == 0
-    assert module.heartbeat.token(lock._held_key) is None  # not refreshed any more
+    assert heartbeat.token(lock.lease_key) is None  # not refreshed any more
     store.commit(3, H2)  # no record, no lock held: like dump + release
     assert store.load(H2) == 3 and store.load_record(H2) is None
 
@@ -186,7 +188,7 @@ def _commandstats(raw):
 
 
 def test_listing_uses_scan_not_keys(store, raw, monkeypatch):
-    n = 2 * module._SCAN_COUNT + 7  # several SCAN batches
+    n = 2 * redis_client._SCAN_COUNT + 7  # several SCAN batches
     pipe = raw.pipeline(transaction=False)
     for i in range(n):
         pipe.set(b'result:%040d' % i, b'')
@@ -268,6 +270,6 @@ def test_status_on_100000_tasks_lists_in_few_round_trips(store, raw, monkeypatch
     memo = rt.of(lambda: setattr(store, 'memo', memoize_store(store, list_base=True)))
     assert len(store.memo.keys) == n and store.memo.locks == {b'%040x' % n}
     # two SCANs of the whole keyspace, _SCAN_COUNT keys per round trip (give or take)
-    assert memo <= 2 * (n // module._SCAN_COUNT + 5)
+    assert memo <= 2 * (n // redis_client._SCAN_COUNT + 5)
     assert store.memo.can_load(b'%040x' % 5) and not store.memo.can_load(H1)
     assert rt.count == memo  # answered from the listings

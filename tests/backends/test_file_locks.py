@@ -1,14 +1,15 @@
-"""Leased file locks (jug.backends.leases): liveness, stale locks, takeover, heartbeat."""
+"""Leased file locks (jug.backends.file_locks): liveness, stale locks, takeover, heartbeat."""
 import multiprocessing
 import os
 import time
 
 import pytest
 
-from jug.backends import leases
+from jug.backends import file_locks, leases
 from jug.backends.base import LOCK_STALE
+from jug.backends.file_locks import parse_lock, read_lock
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
-from jug.backends.leases import LeaseSettings, parse_lock, read_lock
+from jug.backends.leases import LeaseSettings
 from jugtest import dead_pid, jug27_lock_text
 
 KEY = b'0123456789abcdef0123456789abcdef01234567'
@@ -153,7 +154,7 @@ def test_takeover_refuses_a_lock_changed_since_it_was_judged(store):
                        mtime=time.time() - 60)
     judged, _ = read_lock(lock.fullname)
     os.utime(lock.fullname)  # its holder refreshed it meanwhile
-    assert not leases.take_over(lock.fullname, judged, b'new', 0o666)
+    assert not file_locks.take_over(lock.fullname, judged, b'new', 0o666)
     assert 'tok' in open(lock.fullname).read()
 
 

@@ -1,0 +1,228 @@
+"""The pack of a file store (layer 1): small results gathered into one file (``jug pack``).
+
+``<jugdir>/packs/jugpack`` holds the zlib stream of :mod:`jug.backends.encode` of a
+dict mapping keys (bytes) to values: results of at most :data:`MAX_FILESIZE_IN_PACK`
+bytes moved there by :meth:`PackMixin.update_pack` (``docs/backends.rst``).  Jug 2.7
+reads and writes the same file.  Every change is a read-modify-write under the lock
+``pack-save`` (re-reading the file first), so processes editing the pack at once do
+not undo each other; a store re-reads the pack when a result it looks for was packed
+by another process meanwhile.
+
+:class:`PackMixin` is a mixin of :class:`jug.backends.file_store.file_store`: it uses the
+store's ``jugdir``, ``_commit``, ``_encode_to``, ``_store_error``, ``_getfname``,
+``_iter_filekeys``, ``_load_file`` and ``getlock``, and keeps the pack in
+``self.packed`` and the identity of the file it was read from in ``self._packed_stamp``.
+
+Imports nothing from jug outside ``jug.backends`` and ``jug.errors``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from ..errors import StoreError
+from .base import as_bytes
+from .encode import decode_from
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+__all__ = ['PackMixin', 'MAX_FILESIZE_IN_PACK', 'PACK_LOCK_NAME', 'PACK_LOCK_TRIES']
+
+#: Result files at most this many bytes are moved into the pack by ``update_pack``.
+MAX_FILESIZE_IN_PACK = 512
+#: Name of the lock guarding read-modify-write of the pack file.
+PACK_LOCK_NAME = 'pack-save'
+#: How many times ``_modify_pack`` tries the pack lock (sleeping 1, 2, 4, ... s between).
+PACK_LOCK_TRIES = 10
+
+
+class PackMixin:
+    """The pack methods of a file store (a mixin: see the module docstring)."""
+
+    packed: dict
+    _packed_stamp = None  # (inode, mtime, size) of the pack file read into `packed`
+
+    def _packfile(self) -> str:
+        """Return the path of the pack file, ``<jugdir>/packs/jugpack``."""
+        return os.path.join(self.jugdir, 'packs', 'jugpack')
+
+    def _pack_stamp(self):
+        try:
+            st = os.stat(self._packfile())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reread_pack_if_changed(self) -> bool:
+        """Read the pack again if the file changed since it was read; return whether."""
+        stamp = self._pack_stamp()
+        if stamp is None or stamp == self._packed_stamp:
+            return False
+        self.packed = self._read_pack()
+        return True
+
+    def _read_pack(self) -> dict:
+        """Read the pack file from disk; ``{}`` if there is none.
+
+        ``'.'`` is put first on ``sys.path`` while unpickling (packed objects may be
+        instances of classes defined next to the jugfile) and always taken off again.
+        """
+        try:
+            f = open(self._packfile(), 'rb')
+        except FileNotFoundError:
+            return {}
+        except (NotADirectoryError, PermissionError) as e:
+            raise self._store_error(e) from e
+        with f:
+            stat = os.fstat(f.fileno())
+            sys.path.insert(0, '.')
+            try:
+                packed = decode_from(f)
+            finally:
+                if sys.path and sys.path[0] == '.':
+                    del sys.path[0]
+                else:  # decoding changed sys.path: remove our entry wherever it is
+                    try:
+                        sys.path.remove('.')
+                    except ValueError:
+                        pass
+        if not isinstance(packed, dict):
+            raise StoreError(f'The pack file {self._packfile()} is damaged (it does not hold '
+                             'a dict of results); move it away to use this jug data directory')
+        self._packed_stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        return packed
+
+    def _write_pack(self, packed: dict) -> None:
+        """Atomically and durably replace the pack file with `packed` (see _commit)."""
+        self._commit(lambda f: self._encode_to(packed, f), self._packfile())
+
+    def _modify_pack(self, fn: Callable[[dict], bool]) -> None:
+        """Read-modify-write the pack under the ``pack-save`` lock.
+
+        The pack is re-read from disk after taking the lock (so concurrent modifications
+        by other processes are not undone), ``fn(packed)`` edits it in place and returns
+        whether it changed; if so it is written back.  ``self.packed`` is updated and the
+        lock always released.
+
+        Raises
+        ------
+        jug.errors.StoreError
+            If the lock cannot be taken after ``PACK_LOCK_TRIES`` attempts.
+        """
+        lock = self.getlock(PACK_LOCK_NAME)
+        delay = 1
+        for attempt in range(PACK_LOCK_TRIES):
+            if lock.get():
+                break
+            logging.warning(
+                'jug: the pack of %s is locked by another process (%s); '
+                'waiting %s s (attempt %s of %s)',
+                self.jugdir, lock.fullname, delay, attempt + 1, PACK_LOCK_TRIES)
+            time.sleep(delay)
+            delay *= 2
+        else:
+            raise StoreError(f'Could not take the pack lock {lock.fullname!r} after '
+                             f'{PACK_LOCK_TRIES} attempts. If no other jug process is '
+                             f'running, remove that file.')
+        try:
+            packed = self._read_pack()
+            if fn(packed):
+                self._write_pack(packed)
+                self._packed_stamp = self._pack_stamp()
+            self.packed = packed
+        finally:
+            lock.release()
+
+    def _remove_from_pack(self, names) -> set:
+        """Remove `names` from the pack; return the set of those (as given) that were in it.
+
+        Only touches the pack file if one of the names is in the in-memory pack.
+        """
+        if not self.packed:
+            return set()
+        present = {name for name in names if as_bytes(name) in self.packed}
+        if not present:
+            return set()
+        keys = {as_bytes(name) for name in present}
+
+        def drop(packed: dict) -> bool:
+            changed = False
+            for k in keys:
+                if k in packed:
+                    del packed[k]
+                    changed = True
+            return changed
+
+        self._modify_pack(drop)
+        return present
+
+    def update_pack(self):
+        """Move every result file of at most ``MAX_FILESIZE_IN_PACK`` bytes into the pack.
+
+        Usage: ``n = store.update_pack()``
+
+        Returns
+        -------
+        int
+            The number of results moved.
+
+        Notes
+        -----
+        Files are loaded with ``_load_file`` (a newer file wins over a stale pack entry);
+        files vanishing concurrently are skipped.  A file is unlinked only if it is still
+        the one that was loaded (same inode, size and mtime), so a result re-dumped by
+        another process meanwhile is kept.  Empty ``xx`` directories remain.
+        """
+        collected = {}
+        identities = {}
+        for key in self._iter_filekeys():
+            fname = self._getfname(key)
+            try:
+                st = os.stat(fname)
+                if st.st_size > MAX_FILESIZE_IN_PACK:
+                    continue
+                collected[key] = self._load_file(key)
+            except FileNotFoundError:
+                continue
+            identities[key] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if not collected:
+            return 0
+
+        def add(packed: dict) -> bool:
+            for key in list(collected):
+                try:
+                    st = os.stat(self._getfname(key))
+                except FileNotFoundError:
+                    st = None
+                if st is None or (st.st_ino, st.st_size, st.st_mtime_ns) != identities[key]:
+                    del collected[key]  # removed or replaced since we loaded it
+            packed.update(collected)
+            return bool(collected)
+
+        self._modify_pack(add)
+        for key in collected:
+            _unlink_quietly(self._getfname(key))
+        return len(collected)
+
+    def resave_pack(self):
+        """Write the in-memory pack to disk, under the pack lock (legacy)."""
+        mine = dict(self.packed)
+
+        def replace(packed: dict) -> bool:
+            packed.clear()
+            packed.update(mine)
+            return True
+
+        self._modify_pack(replace)
+
+
+def _unlink_quietly(fname: str) -> None:
+    try:
+        os.unlink(fname)
+    except FileNotFoundError:
+        pass
