@@ -13,13 +13,11 @@ import shutil
 import subprocess
 
 from .. import task as _task_module
-from ..backends import memoize_store
 from ..errors import JugError
 from ..options import add_flag
+from ..statusview import view_of_tasks
 from ..task import Tasklet
-from ..taskstate import task_state
 from . import SubCommand
-from .status import TaskStatus
 
 #: How to get the ``dot`` program, shown when it is missing.
 GRAPHVIZ_HINT = ('Install graphviz, which provides it: e.g. `sudo apt-get install graphviz` '
@@ -44,33 +42,19 @@ def _quote(name):
 
 
 def _label(name, ts):
-    """The HTML-like label: the name, then the counts of each state."""
+    """The HTML-like label: the name, then the counts of each state (stale ones,
+    ``S``, only when there are some)."""
     counts = (f'{ts.failed[name]}F {ts.waiting[name]}W {ts.ready[name]}R '
               f'{ts.running[name]}A {ts.finished[name]}C')
+    if ts.stale[name]:
+        counts += f' {ts.stale[name]}S'
     return (f'<<table border="0" cellborder="0">'
             f'<tr><td><b>{html.escape(name)}</b></td></tr>'
             f'<tr><td>{counts}</td></tr></table>>')
 
 
-def _count_states(tasks, store):
-    """Return a ``TaskStatus`` of ``tasks``, asked against a listing of ``store``.
-
-    Tasks locked by a worker that is gone (stale) are counted as active.
-    """
-    ts = TaskStatus()
-    saved = _task_module.Task.store
-    _task_module.Task.store = memoize_store(store, list_base=True)
-    try:
-        for t in tasks:
-            state = task_state(t)
-            ts.add('running' if state == 'stale' else state, t.name)
-    finally:
-        _task_module.Task.store = saved
-    return ts
-
-
 def dot_text(tasks, ts=None):
-    """Return the ``.dot`` text for ``tasks``; ``ts`` (a ``TaskStatus``) adds counts.
+    """Return the ``.dot`` text for ``tasks``; ``ts`` (a ``StatusView``) adds counts.
 
     One node per distinct task name, in first-seen order, each followed by the
     (deduplicated) edges from the names of its dependencies.
@@ -125,7 +109,7 @@ class GraphCommand(SubCommand):
 
     def run(self, store, options, *args, **kwargs):
         tasks = _task_module.alltasks
-        ts = None if options.graph_no_status else _count_states(tasks, store)
+        ts = None if options.graph_no_status else view_of_tasks(tasks, store)
         base = os.path.splitext(options.jugfile)[0]
         dotfile = base + '.dot'
         with open(dotfile, 'w', encoding='utf-8') as f:

@@ -12,7 +12,8 @@ import types
 from .. import task as _task_module
 from ..errors import MissingPackageError
 from ..task import Task, Tasklet, describe, downstream, value
-from ..taskstate import FAILED, FINISHED, WAITING, task_state
+from ..statusview import task_states
+from ..taskstate import FAILED, FINISHED, WAITING
 from . import SubCommand
 
 #: Printed when the shell starts, below IPython's own banner.
@@ -126,8 +127,7 @@ def get_filtered_tasks(loadable=False, failed=False, available=False):
         Tasks without a result that can run now (every input is available).
     """
     selected = []
-    for t in _task_module.alltasks:
-        state = task_state(t)
+    for t, state in task_states(_task_module.alltasks, _task_module.Task.store):
         if ((loadable and state == FINISHED)
                 or (failed and state == FAILED)
                 or (available and state not in (FINISHED, WAITING))):

@@ -1,9 +1,10 @@
 """``jug status``: how many tasks of each name are failed, waiting, ready, done, running.
 
-Layer 5.  States come from ``jug.taskstate.classify`` (habit 1), for live tasks and
-for the sqlite cache (``--cache``) alike.  ``sqlite3`` is imported only when the cache
-is used, to keep start-up cheap.  ``--failed`` then lists the failed tasks with the
-errors kept in their run records (which tasks count as failed is decided by
+Layer 5.  The counts are a :class:`jug.statusview.StatusView` (the one view every
+display reads); states come from ``jug.taskstate.classify``, for live tasks and for
+the sqlite cache (``--cache``) alike.  ``sqlite3`` is imported only when the cache is
+used, to keep start-up cheap.  ``--failed`` then lists the failed tasks with the errors
+kept in their run records (which tasks count as failed is decided by
 ``jug.records.find_failed``).
 """
 import contextlib
@@ -19,49 +20,27 @@ from ..io import print_task_summary_table
 from ..jug import init
 from ..options import add_flag
 from ..records import find_failed, format_failure
-from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, WAITING, classify, task_state
+from ..statusview import StatusView, view_of_rows, view_of_tasks
+from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, classify
 from . import SubCommand
 
 UNKNOWN = 'unknown'
 failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FINISHED
 
 
-class TaskStatus:
-    """Counts of tasks by name, one ``defaultdict(int)`` per state.
-
-    ``failures`` is the list of ``jug.records.find_failed`` when ``--failed`` asked
-    for it, else None.
-    """
-
-    failures = None
-
-    def __init__(self):
-        self.failed = defaultdict(int)
-        self.waiting = defaultdict(int)
-        self.ready = defaultdict(int)
-        self.running = defaultdict(int)
-        self.finished = defaultdict(int)
-        self.stale = defaultdict(int)
-
-    def add(self, state, name):
-        """Count one task called ``name`` in ``state``."""
-        getattr(self, state)[name] += 1
+#: Jug 2.7's name of the counts by name and state: the one status view.
+TaskStatus = StatusView
 
 
 def _all_complete(ts):
-    return not any(sum(group.values()) for group in
-                   (ts.failed, ts.waiting, ts.ready, ts.running, ts.stale))
+    return ts.all_complete()
 
 
 def _print_status(options, ts):
     if options.short:
         _print_short(options, ts)
         return
-    groups = [('Failed', ts.failed), ('Waiting', ts.waiting), ('Ready', ts.ready),
-              ('Complete', ts.finished), ('Active', ts.running)]
-    if sum(ts.stale.values()):  # a column of ours, only when there is something to show
-        groups.append(('Stale', ts.stale))
-    print_task_summary_table(options, groups)
+    print_task_summary_table(options, ts.groups())
 
 
 def _print_failures(options, failures):
@@ -73,8 +52,7 @@ def _print_failures(options, failures):
 
 
 def _print_short(options, ts):
-    total = {state: sum(getattr(ts, state).values())
-             for state in (FAILED, WAITING, READY, RUNNING, FINISHED, STALE)}
+    total = {state: ts.total(state) for state in STATES}
     if _all_complete(ts):
         options.print_out(f'All tasks complete ({total[FINISHED]} tasks).')
         return
@@ -90,21 +68,10 @@ def _print_short(options, ts):
 def _status_nocache(options):
     """Load the jugfile and classify every task against a listing of the store."""
     store, _ = init(options.jugfile, options.jugdir)
-    listed = _task_module.Task.store = memoize_store(store, list_base=True)
-    listing = None if listed.keys is None or listed.locks is None else \
-        (listed.keys, listed.locks)
-    ts = TaskStatus()
-    unfinished = [] if options.status_failed else None
-    with fewer_collections():
-        for t in _task_module.alltasks:
-            state = task_state(t, listing)
-            ts.add(state, t.name)
-            if unfinished is not None and state != FINISHED:
-                unfinished.append((t.name, t.hash()))
-    if unfinished is not None:
-        ts.failures = find_failed(listed, unfinished)
-    store.close()
-    return ts
+    try:
+        return view_of_tasks(_task_module.alltasks, store, options.status_failed)
+    finally:
+        store.close()
 
 
 # --- the sqlite cache (--cache) --------------------------------------------------------
@@ -239,11 +206,7 @@ def _status_cached(options):
             failures = find_failed(listed, [(name, key) for _, name, key, state in ht
                                             if state != FINISHED])
         store.close()
-    ts = TaskStatus()
-    for _, name, _, state in ht:
-        ts.add(state, name)
-    ts.failures = failures
-    return ts
+    return view_of_rows(ht, failures)
 
 
 def _clear_cache(options):

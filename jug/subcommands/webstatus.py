@@ -13,15 +13,13 @@ from ..backends import memoize_store
 from ..backends.select import select
 from ..errors import MissingPackageError
 from ..records import find_failed
-from ..taskstate import FINISHED
+from ..statusview import COLUMNS, TITLES, view_of_rows
+from ..taskstate import FINISHED, STALE, STATES
 from . import SubCommand
-from .status import TaskStatus, load_jugfile, update_status
+from .status import load_jugfile, update_status
 
 #: Seconds between automatic reloads of the page when ``?refresh=`` is not given.
 DEFAULT_REFRESH = 3
-#: The columns of the table: title and TaskStatus attribute (SPEC.md §4.8).
-COLUMNS = (('Failed', 'failed'), ('Waiting', 'waiting'), ('Ready', 'ready'),
-           ('Complete', 'finished'), ('Active', 'running'))
 
 template = '''<!DOCTYPE html>
 <html>
@@ -42,8 +40,7 @@ progress {{ width: 20em; }}
 <body>
 <h1>jug status: {jugfile}</h1>
 <table>
-<tr><th class="task-name">Task name</th><th>Failed</th><th>Waiting</th><th>Ready</th>\
-<th>Complete</th><th>Active</th></tr>
+<tr><th class="task-name">Task name</th>{titles}</tr>
 {rows}
 </table>
 <h2>Progress</h2>
@@ -56,25 +53,33 @@ progress {{ width: 20em; }}
 '''
 
 
+def _columns(ts):
+    """The states shown: the view's columns (Jug 2.7's five, then stale when some
+    are), read with ``getattr`` so that any object with those five dicts will do."""
+    stale = getattr(ts, STALE, {})
+    return COLUMNS + ((STALE,) if stale and sum(stale.values()) else ())
+
+
 def _names(ts):
     names = set()
-    for _, attribute in COLUMNS:
-        names.update(getattr(ts, attribute))
+    for state in _columns(ts):
+        names.update(getattr(ts, state))
     return sorted(names)
 
 
 def _format_counts(ts):
-    """Return the table rows (HTML) of a TaskStatus: one per name, an empty one, Total.
+    """Return the table rows (HTML) of a status view: one per name, an empty one, Total.
 
     The groups of `ts` may be plain dicts that lack some names.
     """
+    columns = _columns(ts)
     rows = []
-    totals = [0] * len(COLUMNS)
+    totals = [0] * len(columns)
     for name in _names(ts):
-        counts = [getattr(ts, attribute).get(name, 0) for _, attribute in COLUMNS]
+        counts = [getattr(ts, state).get(name, 0) for state in columns]
         totals = [t + c for t, c in zip(totals, counts)]
         rows.append(_row(html.escape(name), counts))
-    rows.append(_row('', [''] * len(COLUMNS)))
+    rows.append(_row('', [''] * len(columns)))
     rows.append(_row('Total', totals))
     return '\n'.join(rows)
 
@@ -88,7 +93,7 @@ def _format_progress(ts):
     lines = []
     for name in _names(ts):
         done = ts.finished.get(name, 0)
-        total = sum(getattr(ts, attribute).get(name, 0) for _, attribute in COLUMNS)
+        total = sum(getattr(ts, state).get(name, 0) for state in _columns(ts))
         lines.append(f'<div><progress value="{done}" max="{total}"></progress> '
                      f'{done}/{total} <span class="task-name">{html.escape(name)}</span>'
                      '</div>')
@@ -110,8 +115,9 @@ def _format_failures(failures):
 
 
 def _render_page(jugfile, refresh, ts):
-    """Return the HTML page for the TaskStatus `ts`."""
-    return template.format(jugfile=html.escape(jugfile), refresh=refresh,
+    """Return the HTML page for the status view `ts`."""
+    titles = ''.join(f'<th>{TITLES[state]}</th>' for state in _columns(ts))
+    return template.format(jugfile=html.escape(jugfile), refresh=refresh, titles=titles,
                            rows=_format_counts(ts), progress=_format_progress(ts),
                            failures=_format_failures(getattr(ts, 'failures', None)))
 
@@ -132,7 +138,7 @@ class _Status:
         store.close()
 
     def compute(self):
-        """Recompute every state from one listing of the store; return a TaskStatus."""
+        """Recompute every state from one listing of the store; return a StatusView."""
         store = select(self.jugdir)
         try:
             listed = memoize_store(store, list_base=True)
@@ -141,17 +147,12 @@ class _Status:
                                             if state != FINISHED])
         finally:
             store.close()
-        ts = TaskStatus()
-        for _, name, _, state in self.ht:
-            ts.add(state, name)
-        ts.failures = failures
-        return ts
+        return view_of_rows(self.ht, failures)
 
 
 def counts_json(ts):
     """Return the counts of `ts` as the JSON document of ``/status.json``."""
-    groups = {attribute: dict(getattr(ts, attribute))
-              for attribute in ('failed', 'waiting', 'ready', 'running', 'finished', 'stale')}
+    groups = {state: dict(getattr(ts, state)) for state in STATES}
     totals = {attribute: sum(counts.values()) for attribute, counts in groups.items()}
     return json.dumps({'tasks': groups, 'totals': totals,
                        'failures': [{'name': name, 'hash': key.decode('ascii', 'replace')}

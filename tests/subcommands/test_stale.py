@@ -70,3 +70,25 @@ def test_cleanup_keeps_only_live_workers_locks(jug_options):
     cleanup(store, options)
     assert options.print_out == ['Removed 1 locks']
     assert store.listlocks() == []
+
+
+def test_webstatus_and_graph_show_stale_locks_as_status_does(jug_options):
+    from jug.subcommands.graph import dot_text
+    from jug.subcommands.webstatus import _Status, _render_page
+    from jug.statusview import view_of_tasks
+    options, store = _setup(jug_options)
+    page = _render_page('simple.py', 3, _Status(options).compute())
+    assert '<th>Active</th><th>Stale</th></tr>' in page
+    total_row = [line for line in page.splitlines() if '>Total<' in line][0]
+    assert total_row.endswith('<td>0</td><td>4</td><td>6</td><td>0</td><td>2</td><td>2</td></tr>')
+    jug.task.alltasks = []
+    init(options.jugfile, options.jugdir)
+    dot = dot_text(jug.task.alltasks, view_of_tasks(jug.task.alltasks, store))
+    assert '0F 0W 6R 2A 0C 2S' in dot  # the squares: 2 active, 2 stale
+
+
+def test_no_stale_column_without_stale_locks(jug_options):
+    from jug.subcommands.webstatus import _Status, _render_page
+    options = jug_options('simple')
+    page = _render_page('simple.py', 3, _Status(options).compute())
+    assert 'Stale' not in page and page.count('<td>') == 5 * 5  # 3 names, blank, Total

@@ -1,0 +1,137 @@
+"""The status of a jugfile's tasks by task name and state: one view for every display.
+
+Layer 4 (runtime).  ``jug status``, ``jug webstatus``, ``jug graph`` and ``jug shell``
+read their counts, columns and failures from a :class:`StatusView`, so that a state
+is counted, titled and shown the same way everywhere.  The state of each task comes
+from :func:`jug.taskstate.task_state` (one decision for all), asked against one
+listing of the store (no per-task system call); tasks locked by a worker that is gone
+are their own state, *stale*, shown in a column of its own only when there are some.
+Failures (:func:`jug.records.find_failed`) are attached when asked for.
+
+Imports the model (``jug.task``: while states are asked, ``Task.store`` is the listed
+store), ``jug.taskstate``, ``jug.records``, ``jug.gctuning`` and
+``jug.backends.memoize_store``.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import task as _task_module
+from .backends.memoize_store import memoize_store
+from .gctuning import fewer_collections
+from .records import find_failed
+from .taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, task_state
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
+
+__all__ = ['StatusView', 'view_of_tasks', 'task_states', 'TITLES', 'COLUMNS']
+
+#: The title of each state in tables (Jug 2.7's titles; Stale is ours).
+TITLES = {FAILED: 'Failed', WAITING: 'Waiting', READY: 'Ready', FINISHED: 'Complete',
+          RUNNING: 'Active', STALE: 'Stale'}
+#: The columns every table shows, in Jug 2.7's order; Stale follows when non-zero.
+COLUMNS = (FAILED, WAITING, READY, FINISHED, RUNNING)
+
+
+class StatusView:
+    """How many tasks of each name are in each state (``failed``, ``waiting``,
+    ``ready``, ``running``, ``finished``, ``stale``: one ``defaultdict(int)`` of name
+    → count each), and, if asked for, the failed tasks with their run records.
+
+    Usage: ``view = view_of_tasks(tasks, store); view.groups()``
+
+    Attributes
+    ----------
+    failures : list of (name, key, record) or None
+        What :func:`jug.records.find_failed` found, when it was asked for.
+    """
+
+    failures = None
+
+    def __init__(self) -> None:
+        for state in STATES:
+            setattr(self, state, defaultdict(int))
+
+    def add(self, state: str, name: str) -> None:
+        """Count one task called ``name`` in ``state``."""
+        getattr(self, state)[name] += 1
+
+    def total(self, state: str) -> int:
+        """How many tasks are in ``state``."""
+        return sum(getattr(self, state, {}).values())
+
+    def all_complete(self) -> bool:
+        """Whether every task is finished."""
+        return not any(self.total(state) for state in STATES if state != FINISHED)
+
+    def columns(self) -> tuple:
+        """The states a table shows: Jug 2.7's five, then stale when there are some."""
+        return COLUMNS + ((STALE,) if self.total(STALE) else ())
+
+    def groups(self) -> list:
+        """``[(title, counts), ...]`` of :meth:`columns`, for the summary tables."""
+        return [(TITLES[state], getattr(self, state)) for state in self.columns()]
+
+    def names(self) -> list:
+        """Every task name counted in a shown column, sorted."""
+        names: set = set()
+        for state in self.columns():
+            names.update(getattr(self, state))
+        return sorted(names)
+
+
+def task_states(tasks: Iterable, store) -> list:
+    """Return ``[(task, state), ...]`` for ``tasks``, from one listing of ``store``.
+
+    Usage: ``for t, state in task_states(alltasks, store): ...``
+
+    The store is listed once (results and locks); only locked tasks have their lock
+    asked whether it is failed or stale.  A store that cannot list is asked task by
+    task (its answers are cached).
+    """
+    return list(_states(tasks, memoize_store(store, list_base=True)))
+
+
+def _states(tasks: Iterable, listed: memoize_store) -> Iterator:
+    """Yield ``(task, state)``; iterate to the end (``Task.store`` is restored then)."""
+    listing = None if listed.keys is None or listed.locks is None else \
+        (listed.keys, listed.locks)
+    saved, _task_module.Task.store = _task_module.Task.store, listed  # tasks ask it
+    try:
+        with fewer_collections():
+            for t in tasks:
+                yield t, task_state(t, listing)
+    finally:
+        _task_module.Task.store = saved
+
+
+def view_of_tasks(tasks: Iterable, store, with_failures: bool = False) -> StatusView:
+    """Return the :class:`StatusView` of ``tasks`` against ``store``.
+
+    Usage: ``view = view_of_tasks(jug.task.alltasks, store, with_failures=True)``
+    """
+    listed = memoize_store(store, list_base=True)
+    view = StatusView()
+    unfinished = [] if with_failures else None
+    for t, state in _states(tasks, listed):
+        view.add(state, t.name)
+        if unfinished is not None and state != FINISHED:
+            unfinished.append((t.name, t.hash()))
+    if unfinished is not None:
+        view.failures = find_failed(listed, unfinished)
+    return view
+
+
+def view_of_rows(rows: Iterable, failures=None) -> StatusView:
+    """Return the :class:`StatusView` of cached rows ``[id, name, hash, state]``.
+
+    Usage: ``view = view_of_rows(ht, failures)`` (``jug status --cache``, webstatus)
+    """
+    view = StatusView()
+    for _, name, _, state in rows:
+        view.add(state, name)
+    view.failures = failures
+    return view
