@@ -381,10 +381,7 @@ class Tasklet(TaskletMixin):
 
     def _base_hash(self):
         """Return the hash of the first non-Tasklet down the chain of bases."""
-        base = self.base
-        while isinstance(base, Tasklet):
-            base = base.base
-        return base.hash()
+        return base_task(self).hash()
 
     def __jug_hash__(self):
         f = self.f
@@ -436,6 +433,16 @@ def _lambda_hash_key(f):
     defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
     kwdefaults = {k: _hashable_or_type(v) for k, v in (f.__kwdefaults__ or {}).items()}
     return ('<lambda>', _code_hash_key(f.__code__), closure, defaults, kwdefaults)
+
+
+def base_task(t):
+    """Return the Task a Tasklet (``t[0]``, ``t[0][1]``...) stands on; anything else as is.
+
+    Usage: ``base_task(t[0]) is t``
+    """
+    while isinstance(t, Tasklet):
+        t = t.base
+    return t
 
 
 def _dependencies_of(obj):

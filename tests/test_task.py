@@ -278,3 +278,10 @@ def test_describe(store):
     assert d['kwargs']['b'][0] == 2
     assert d['kwargs']['b'][1]['name'] == 'tasklet'
     assert describe((1, [2])) == (1, [2])
+
+
+def test_base_task_follows_tasklets():
+    from jug.task import base_task
+    t = Task(sum, [[1, 2], [3]])
+    assert base_task(t[0][1]) is t and base_task(t[0]) is t
+    assert base_task(t) is t and base_task(5) == 5

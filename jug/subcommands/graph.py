@@ -16,7 +16,7 @@ from .. import task as _task_module
 from ..errors import JugError
 from ..options import add_flag
 from ..statusview import view_of_tasks
-from ..task import Tasklet
+from ..task import base_task
 from . import SubCommand
 
 #: How to get the ``dot`` program, shown when it is missing.
@@ -29,11 +29,8 @@ class GraphvizError(JugError):
     """graphviz's ``dot`` is not installed, or it failed."""
 
 
-def handle_tasklet(t):
-    """Return the Task a Tasklet (``t[0]``, ...) stands on; a Task is returned as is."""
-    while isinstance(t, Tasklet):
-        t = t.base
-    return t
+#: Jug 2.7's name of ``jug.task.base_task`` here.
+handle_tasklet = base_task
 
 
 def _quote(name):

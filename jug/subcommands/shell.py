@@ -11,7 +11,7 @@ import types
 
 from .. import task as _task_module
 from ..errors import MissingPackageError
-from ..task import Task, Tasklet, describe, downstream, value
+from ..task import Task, Tasklet, base_task, describe, downstream, value
 from ..statusview import task_states
 from ..taskstate import FAILED, FINISHED, WAITING
 from . import SubCommand
@@ -29,13 +29,6 @@ Helpers:
   describe(t)           how t is computed, with its stored metadata and run record
   record(t)             the run record of t (None if there is none)
 '''
-
-
-def _base(t):
-    """The Task a Tasklet refers to (a Task is its own base)."""
-    while isinstance(t, Tasklet):
-        t = t.base
-    return t
 
 
 def load_all(jugspace, local_ns=None, print_out=print):
@@ -61,7 +54,7 @@ def load_all(jugspace, local_ns=None, print_out=print):
     for name, obj in list(jugspace.items()):
         if name.startswith('__'):
             continue
-        if isinstance(obj, (Task, Tasklet)) and not _base(obj).can_load():
+        if isinstance(obj, (Task, Tasklet)) and not base_task(obj).can_load():
             print_out(f'{name}: no result yet (run jug execute)')
             continue
         try:
@@ -91,13 +84,13 @@ def invalidate(tasklist, reverse, task):
     list of Task
         The tasks invalidated, in dependency order (each hash once).
     """
-    root = _base(task).hash()
-    invalid = downstream(list(tasklist) + [_base(task)], lambda t: t.hash() == root)
+    root = base_task(task).hash()
+    invalid = downstream(list(tasklist) + [base_task(task)], lambda t: t.hash() == root)
     hashes = {t.hash() for t in invalid}
-    store = _base(task).store
+    store = base_task(task).store
     store.remove_many(sorted(hashes))
     # results held in memory would otherwise still answer value(t)
-    for t in list(tasklist) + [_base(task)]:
+    for t in list(tasklist) + [base_task(task)]:
         if isinstance(t, Task) and t.hash() in hashes:
             t.unload()
     return invalid
@@ -140,7 +133,7 @@ def record(t):
 
     Usage: ``record(t)['duration']``
     """
-    t = _base(t)
+    t = base_task(t)
     return t.store.load_record(t.hash())
 
 
