@@ -20,6 +20,7 @@ from .options import set_jugdir
 from .jug import init, is_jug_running
 from .backends import file_store, dict_store, redis_store
 from .jug_version import __version__  # noqa: F401 (part of the API, not of __all__)
+from . import subcommands  # noqa: F401  (it registers the commands of the command line)
 
 __all__ = [
     'Task',

@@ -1,14 +1,31 @@
 """User-facing errors of jug, and the one place that names their exit codes.
 
-Library and subcommand code raises these; only ``jug.jug.main`` turns them into one
-line on stderr and an exit code (DESIGN.md, habit 5).  A traceback is shown only for
-bugs (any other exception) and with ``--debug``.
+Library and subcommand code raises these; only ``jug.jug.main`` turns them into a
+line on stderr and an exit code (``docs/architecture.rst``, "Errors and exit codes").
+A traceback is shown only for bugs (any other exception) and with ``--debug``.
+
+Two families:
+
+* :class:`JugError` — something is wrong (a missing jugfile, an unusable jugdir, a bad
+  option value, a missing optional package...): ``main`` writes
+  ``jug: error: <message>`` and exits with the class's :attr:`~JugError.exit_code`.
+* :class:`JugExit` — a command ends with an exit code of its own (``jug check``: 1 when
+  some task is not done; ``jug execute``: 1 after failures...), and maybe a line to say
+  why.  It is a ``SystemExit``, as in Jug 2.7, whose callers of these commands catch
+  one; ``main`` writes its message (as is) and exits with its code.
+
+An exception raised by a store keeps its own type (callers catch e.g.
+``PermissionError``); :func:`mark_store_error` adds, as a note (PEP 678), the one line
+``main`` shows for it.
 
 This module imports nothing from jug.
 """
+from __future__ import annotations
 
-#: Exit code for a user error that SPEC.md does not give a more specific code for.
+#: Exit code for a user error that has no more specific code.
 EXIT_USER_ERROR = 1
+#: Exit code of a command-line error (argparse's).
+EXIT_USAGE = 2
 
 
 class JugError(Exception):
@@ -38,22 +55,7 @@ class StoreError(JugError):
 class OptionError(JugError):
     """An option value is invalid."""
 
-    exit_code = 2
-
-
-def mark_store_error(error: BaseException, message: str) -> BaseException:
-    """Note on ``error`` (raised by a store) the one-line message ``main`` shows for it.
-
-    The exception itself propagates unchanged (callers may catch its own type, e.g.
-    ``PermissionError``); only ``main`` reads the message.
-    """
-    error.jug_store_message = message
-    return error
-
-
-def store_error_message(error: BaseException):
-    """Return the message ``mark_store_error`` put on ``error``, or None."""
-    return getattr(error, 'jug_store_message', None)
+    exit_code = EXIT_USAGE
 
 
 class MissingPackageError(JugError):
@@ -74,3 +76,77 @@ class MissingPackageError(JugError):
         super().__init__(f'{purpose} needs the {package!r} package, which is not installed. '
                          f'Install it with: {install}')
         self.package = package
+
+
+class RedisMissingError(MissingPackageError, OSError):
+    """The ``redis`` package is not installed (an ``OSError``, as in Jug 2.7)."""
+
+
+class GraphvizError(JugError):
+    """graphviz's ``dot`` is not installed, or it failed."""
+
+
+class SubCommandError(JugError):
+    """A subcommand is defined or called incorrectly."""
+
+
+class NoSuchCommandError(SubCommandError):
+    """No subcommand has the requested name."""
+
+
+class JugExit(SystemExit):
+    """A command ends with exit code `code`, after `message` (a whole line) if given.
+
+    Usage: ``raise JugExit(1)``; ``raise JugExit(2, 'jug install-skills: say where')``;
+    ``raise JugExit('jug status: the cache is damaged')`` (a message alone: exit code
+    1, and ``code`` is the message, as for ``SystemExit('...')``).
+
+    ``str()`` of it is the message (or the code).  ``main`` writes the message to stderr
+    and exits with the code; a caller of the command catches it as a ``SystemExit``.
+    """
+
+    def __init__(self, code: int | str = 0, message: str | None = None) -> None:
+        super().__init__(code)
+        self.message = code if message is None and isinstance(code, str) else message
+
+    @property
+    def exit_status(self) -> int:
+        """The process's exit status: the code, or 1 when the code is a message."""
+        return self.code if isinstance(self.code, int) else EXIT_USER_ERROR
+
+    def __str__(self) -> str:
+        return self.message if self.message is not None else str(self.code)
+
+
+class StopRequested(JugExit):
+    """``jug execute`` stops, exit code 0: a ``JUG_MAX_*`` limit or the stop file."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0)
+        self.reason = reason
+
+
+def mark_store_error(error: BaseException, message: str) -> BaseException:
+    """Note on ``error`` (raised by a store) the one-line message ``main`` shows for it.
+
+    Usage: ``raise mark_store_error(e, f'cannot write the result file {path}: ...')``
+
+    The exception itself propagates unchanged (callers may catch its own type, e.g.
+    ``PermissionError``); the message is added as a note (PEP 678: tracebacks show it).
+    """
+    notes = list(getattr(error, '__notes__', ()))
+    notes.append(_STORE_NOTE + message)
+    error.__notes__ = notes  # what BaseException.add_note does (Python 3.11+)
+    return error
+
+
+#: Start of the note that :func:`mark_store_error` adds.
+_STORE_NOTE = 'jug: error: '
+
+
+def store_error_message(error: BaseException) -> str | None:
+    """Return the message ``mark_store_error`` noted on ``error``, or None."""
+    for note in reversed(getattr(error, '__notes__', ())):
+        if isinstance(note, str) and note.startswith(_STORE_NOTE):
+            return note[len(_STORE_NOTE):]
+    return None

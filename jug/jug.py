@@ -11,9 +11,9 @@ import types
 
 from . import task as _task_module
 from .barrier import BarrierError
-from .errors import JugError, JugfileError, JugfileNotFoundError, store_error_message
+from .errors import JugError, JugExit, JugfileError, JugfileNotFoundError, store_error_message
 from .gctuning import fewer_collections
-from .options import parse, set_jugdir
+from .options import commands, parse, set_jugdir
 from .scheduler import ExecutionState, execution_loop  # noqa: F401  (their public home)
 
 silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
@@ -25,9 +25,6 @@ EXIT_STORE_ERROR = 1
 #: Exit code after Ctrl-C (SIGINT), the shell's convention of 128 + signal number.
 EXIT_INTERRUPTED = 130
 
-#: Subcommands that load the jugfile themselves (or not at all), so ``main`` does not.
-_SELF_INITIALISING = frozenset(['demo', 'install-skills', 'status', 'execute',
-                                'webstatus', 'test-jug'])
 
 
 def is_jug_running():
@@ -51,7 +48,7 @@ def _jugfile_error(jugfile, error, on_error):
         # Show the jugfile's frames, not init's own.
         traceback.print_exception(type(error), error, error.__traceback__.tb_next,
                                   file=sys.stdout)
-    sys.exit(1)
+    raise JugExit(1)
 
 
 def check_jugfile(jugfile):
@@ -127,31 +124,37 @@ def main(argv=None):
     _is_jug_running = True
     if argv is None:
         argv = sys.argv
-    options = parse(argv[1:])
-    store = None
     try:
-        try:
-            jugspace = None
-            if options.subcommand not in _SELF_INITIALISING:
-                store, jugspace = init(options.jugfile, options.jugdir,
-                                       on_error='propagate' if options.pdb else 'exit')
-            retval = _run_subcommand(options, store, jugspace)
-        except Exception as e:
-            retval = _report(options, e)
-            if retval is None:
-                raise
+        retval = _main(argv)
+    except JugExit as e:  # a command's own exit code (check, execute...)
+        if e.message:
+            sys.stderr.write(e.message + '\n')
+        retval = e.exit_status
     except KeyboardInterrupt:
         sys.stderr.write('jug: interrupted\n')
         retval = EXIT_INTERRUPTED
+    sys.exit(retval)  # the one place where jug ends the process
+
+
+def _main(argv):
+    """Parse the command line and run the subcommand; return its exit code."""
+    options = parse(argv[1:])
+    store = None
+    try:
+        jugspace = None
+        if not commands().get(options.subcommand).loads_jugfile_itself:
+            store, jugspace = init(options.jugfile, options.jugdir,
+                                   on_error='propagate' if options.pdb else 'exit')
+        return commands().run(options.subcommand, options=options, store=store,
+                              jugspace=jugspace)
+    except Exception as e:
+        retval = _report(options, e)
+        if retval is None:
+            raise
+        return retval
     finally:
         if store is not None:
             store.close()
-    sys.exit(retval)
-
-
-def _run_subcommand(options, store, jugspace):
-    from .subcommands import cmdapi  # the command modules sit above this layer
-    return cmdapi.run(options.subcommand, options=options, store=store, jugspace=jugspace)
 
 
 def _report(options, error):

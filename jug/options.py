@@ -4,10 +4,11 @@ An ``Options`` object answers an attribute from itself or, failing that, from th
 next object in its chain: command line > closest local jugrc > ... > global jugrc >
 defaults > subcommand defaults (SPEC.md §4.1–4.3).
 
-Layer 4.  It imports the subcommand framework (``jug.subcommands``, whose
-``__init__`` imports nothing from this module) for the subcommands' defaults and
-parsers; the command modules themselves are plug-ins that the framework imports by
-name the first time they are needed.
+Layer 4.  The subcommand framework (``jug.subcommands``, layer 5) sits above this
+module: it registers itself here when it is imported (:func:`register_commands`;
+``import jug`` imports it), and this module reaches the subcommands' defaults and
+parsers only through what was registered.  The command modules themselves are
+plug-ins that the framework imports by name the first time they are needed.
 """
 import argparse
 import logging
@@ -16,9 +17,9 @@ import sys
 import time
 
 from .backends.select import select
+from .errors import JugExit
 from .jug_version import __version__
 from .optionchain import Options
-from .subcommands import cmdapi
 from .task import Task
 
 __all__ = ['Options', 'default_options', 'parse', 'set_jugdir']
@@ -30,8 +31,32 @@ _LOCAL_CONFIG_NAMES = ('.jugrc', 'jugrc')
 _FALSE_STRINGS = ('', '0', 'false', 'off', 'no', 'n')
 
 
+#: The subcommand framework (``jug.subcommands.cmdapi``), once it registered itself.
+_command_api = None
+
+
+def register_commands(api) -> None:
+    """Make `api` the subcommand framework of the command line (see the module doc).
+
+    Usage: ``register_commands(cmdapi)`` (``jug.subcommands`` does it when imported)
+
+    `api` has ``default_options`` (an Options chain of the commands' defaults),
+    ``load_builtin_commands()``, ``commands()`` (name → command) and ``usage()``.
+    """
+    global _command_api
+    _command_api = api
+
+
+def commands():
+    """Return the registered subcommand framework (``jug.subcommands.cmdapi``)."""
+    if _command_api is None:
+        raise RuntimeError('jug.subcommands was not imported (import jug does it)')
+    return _command_api
+
+
 def load_default_options(opt):
     """Fill ``opt`` with jug's defaults (the autoinit of ``default_options``)."""
+    cmdapi = commands()
     cmdapi.load_builtin_commands()
     opt.jugdir = '%(jugfile)s.jugdata'
     opt.jugfile = 'jugfile.py'
@@ -173,6 +198,7 @@ def add_common_options(parser):
 
 def build_parser():
     """Return the ``argparse`` parser of the ``jug`` command with every subcommand."""
+    cmdapi = commands()
     parser = argparse.ArgumentParser(prog='jug', description=cmdapi.usage(_print=False, exit=False),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=__version__)
@@ -200,11 +226,13 @@ class _PrintCompletionAction(argparse.Action):
         try:
             import shtab  # optional; imported only when asked for
         except ImportError:
+            # printed here, as argparse's --help and --version print: parse() is used
+            # without jug.jug.main too
             sys.stderr.write('jug: --print-completion needs the shtab package '
                              '(pip install shtab)\n')
-            parser.exit(1)
+            raise JugExit(1) from None
         sys.stdout.write(shtab.complete(parser, shell=shell))
-        parser.exit(0)
+        raise JugExit(0)
 
 
 def _maybe_autocomplete(parser):
@@ -235,7 +263,7 @@ def parse(args=None, optionsfile=None):
     if args is None:
         args = sys.argv[1:]
     if not args:
-        cmdapi.usage(exit=True)
+        commands().usage(exit=True)
     args = list(args)
     # Everything after a `--` goes to the jugfile untouched (argparse would otherwise
     # reject options after the positional arguments).

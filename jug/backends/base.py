@@ -99,6 +99,9 @@ class base_store:
     #: a private one (``dict_store``) cannot change while its only worker sleeps.
     shared = True
 
+    #: Whether the store has ``update_pack()``, which ``jug pack`` calls (file stores).
+    can_pack = False
+
     #: The lease of the locks this store hands out (``--lease-time`` and
     #: ``--heartbeat-interval``; see :mod:`jug.backends.leases`).  Stores without leased
     #: locks ignore it.

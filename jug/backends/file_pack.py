@@ -44,6 +44,7 @@ PACK_LOCK_TRIES = 10
 class PackMixin:
     """The pack methods of a file store (a mixin: see the module docstring)."""
 
+    can_pack = True
     packed: dict
     _packed_stamp = None  # (inode, mtime, size) of the pack file read into `packed`
 

@@ -28,7 +28,7 @@ Must not import ``jug.task`` or anything above layer 1.
 """
 from __future__ import annotations
 
-from ..errors import MissingPackageError, StoreError
+from ..errors import MissingPackageError, RedisMissingError, StoreError
 from .base import STATUS_FAILED, as_bytes, base_store, encode_record, parse_record
 from .encode import decode, encode
 from .leases import heartbeat
@@ -67,10 +67,6 @@ def __getattr__(name):
         _import_redis()
         return globals()[name]
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-class RedisMissingError(MissingPackageError, OSError):
-    """The ``redis`` package is not installed (an ``OSError``, as in Jug 2.7)."""
 
 
 def _redis_module():

@@ -12,11 +12,10 @@ Layer 3: imports ``jug.hooks.register`` and ``jug.errors`` only; never ``jug.jug
 """
 import logging
 import os
-import sys
 import time
 from typing import Mapping, Optional
 
-from ..errors import OptionError
+from ..errors import OptionError, StopRequested
 from .register import register_hook, register_hook_once
 
 __all__ = [
@@ -42,7 +41,7 @@ _ENV_EXIT_IF_FILE_EXISTS = 'JUG_EXIT_IF_FILE_EXISTS'
 def _stop(reason: str) -> None:
     """Leave jug with exit status 0: a limit reached is a normal end, not an error."""
     logging.info('jug: stopping: %s', reason)
-    sys.exit(0)
+    raise StopRequested(reason)
 
 
 def exit_if_file_exists(fname):

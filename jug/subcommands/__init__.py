@@ -16,9 +16,10 @@ import sys
 import traceback
 import warnings
 
-from ..errors import store_error_message
+from ..errors import JugExit, NoSuchCommandError, SubCommandError, store_error_message
 from ..jug_version import CITATION
 from ..optionchain import Options
+from ..options import register_commands
 
 __all__ = ['cmdapi', 'SubCommand', 'SubCommandError', 'NoSuchCommandError']
 
@@ -41,14 +42,6 @@ _USAGE_FOOTER = '''
 help:
    Use 'jug <subcommand> --help' for subcommand specific options.
 '''
-
-
-class SubCommandError(Exception):
-    """A subcommand is defined or called incorrectly."""
-
-
-class NoSuchCommandError(SubCommandError):
-    """No subcommand has the requested name."""
 
 
 def _get_helptext(command):
@@ -182,11 +175,12 @@ class SubCommandManager:
         if _print:
             sys.stdout.write(text)
         if exit:
-            sys.exit(1)
+            raise JugExit(1)
         return text
 
 
 cmdapi = SubCommandManager()
+register_commands(cmdapi)  # the command line (jug.options, below) reaches us through it
 
 
 class SubCommand(abc.ABC):
@@ -195,7 +189,16 @@ class SubCommand(abc.ABC):
     Subclasses set the class attribute ``name``, write a docstring whose first line is
     the help text, and implement ``run``; they may override ``parse(parser)`` to add
     options and ``parse_defaults()`` to give their defaults.
+
+    Attributes
+    ----------
+    loads_jugfile_itself : bool
+        False (the default): ``jug.jug.main`` loads the jugfile (``init``) before
+        ``run``, which gets the store and the jugfile's namespace.  True: the command
+        loads it itself, or never needs it.
     """
+
+    loads_jugfile_itself = False
 
     def __init__(self):
         if not getattr(self, 'name', None):

@@ -2,10 +2,10 @@
 
 Layer 5 (SPEC.md §4.8).
 """
-import sys
 import time
 
 from .. import task as _task_module
+from ..errors import JugExit
 from ..jug import init
 from ..task import recursive_dependencies
 from . import SubCommand
@@ -41,7 +41,7 @@ class CheckCommand(SubCommand):
     name = 'check'
 
     def run(self, store, options, *args, **kwargs):
-        sys.exit(_check_or_sleep_until(store, False))
+        raise JugExit(_check_or_sleep_until(store, False))
 
 
 class SleepUntilCommand(SubCommand):
@@ -57,7 +57,7 @@ class SleepUntilCommand(SubCommand):
         while True:
             _check_or_sleep_until(store, True)
             if not jugspace.get('__jug__hasbarrier__'):
-                sys.exit(0)
+                raise JugExit(0)
             del _task_module.alltasks[:]
             store, jugspace = init(options.jugfile, options.jugdir, store=store)
 

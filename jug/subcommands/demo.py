@@ -83,6 +83,7 @@ class DemoCommand(SubCommand):
     """
 
     name = 'demo'
+    loads_jugfile_itself = True
 
     def run(self, *args, **kwargs):
         print(EXPLANATION)

@@ -5,13 +5,12 @@ Layer 5: a thin command over ``jug.jug.execution_loop`` (SPEC.md §4.6).
 import argparse
 import logging
 import signal
-import sys
 import time
 from collections import defaultdict
 
 from .. import task as _task_module
 from ..backends.leases import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TIME, LeaseSettings
-from ..errors import OptionError
+from ..errors import JugExit, OptionError
 from ..hooks import register_hook, register_hook_once, jug_hook
 from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
@@ -76,7 +75,7 @@ def _sigterm(signum, frame):
     ``SystemExit`` raised inside a ``finally`` could skip a lock's release.
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(1)
+    raise JugExit(1)
 
 
 def _sigint_once(signum, frame):
@@ -115,6 +114,7 @@ class ExecuteCommand(SubCommand):
     """
 
     name = 'execute'
+    loads_jugfile_itself = True
 
     def run(self, options, *args, **kwargs):
         jobs = parse_jobs(options.execute_jobs)
@@ -144,7 +144,7 @@ class ExecuteCommand(SubCommand):
             if report is not None:  # also when stopped by an error or a signal
                 _write_report(report, RunSummary.of_worker(stats, state, failures is not False))
         if summary.exit_code():
-            sys.exit(1)
+            raise JugExit(1)
 
     def _run_workers(self, options, jobs):
         """``-j N``: run N worker processes, print their merged summary."""
@@ -154,7 +154,7 @@ class ExecuteCommand(SubCommand):
             summary.print(options)
             code = max(code, summary.exit_code())
         if code:
-            sys.exit(code)
+            raise JugExit(code)
 
     def _run_passes(self, options, stats, state):
         """Load the jugfile and run its tasks, again after each barrier, until done."""

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 from .. import task as _task_module
-from ..errors import JugError
+from ..errors import GraphvizError
 from ..options import add_flag
 from ..statusview import view_of_tasks
 from ..task import base_task
@@ -23,10 +23,6 @@ from . import SubCommand
 GRAPHVIZ_HINT = ('Install graphviz, which provides it: e.g. `sudo apt-get install graphviz` '
                  '(Debian/Ubuntu), `brew install graphviz` (macOS) or '
                  '`conda install graphviz`; see https://graphviz.org/download/')
-
-
-class GraphvizError(JugError):
-    """graphviz's ``dot`` is not installed, or it failed."""
 
 
 #: Jug 2.7's name of ``jug.task.base_task`` here.

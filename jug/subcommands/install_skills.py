@@ -6,8 +6,8 @@ Layer 5 (SPEC.md §1.17, §4.8).  The skill is package data in ``jug/skills/jug/
 """
 import os
 import shutil
-import sys
 
+from ..errors import JugExit
 from . import SubCommand
 from ..options import add_flag
 
@@ -62,19 +62,18 @@ class InstallSkillsCommand(SubCommand):
     """
 
     name = 'install-skills'
+    loads_jugfile_itself = True
 
     def run(self, *args, options=None, **kwargs):
         output = getattr(options, 'install_skills_output', None)
         if not output:
-            sys.stderr.write('jug install-skills: say where to install the skill with '
-                             '--output DIR (e.g. --output ~/.codex/skills or '
-                             '--output ~/.claude/skills)\n')
-            sys.exit(EXIT_NO_OUTPUT)
+            raise JugExit(EXIT_NO_OUTPUT, 'jug install-skills: say where to install the '
+                                          'skill with --output DIR (e.g. --output '
+                                          '~/.codex/skills or --output ~/.claude/skills)')
         try:
             target = install_skill(output, force=bool(options.install_skills_force))
         except RuntimeError as e:
-            sys.stderr.write(f'jug install-skills: {e}\n')
-            sys.exit(EXIT_FAILED)
+            raise JugExit(EXIT_FAILED, f'jug install-skills: {e}') from e
         options.print_out(f'Installed Jug skill to {target}')
         return 0
 

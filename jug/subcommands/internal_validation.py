@@ -171,6 +171,7 @@ class InternalValidationCommand(SubCommand):
     """
 
     name = 'test-jug'
+    loads_jugfile_itself = True
 
     def run(self, *args, options=None, **kwargs):
         print_out = options.print_out if options is not None else print

@@ -3,8 +3,8 @@
 Layer 5 (SPEC.md §3.3, §4.8).  Only file stores can pack; on any other store the
 command says so and exits 1.
 """
-import sys
 
+from ..errors import JugExit
 from . import SubCommand
 
 #: Exit code when the store cannot pack (SPEC.md §4.8).
@@ -21,12 +21,10 @@ class PackCommand(SubCommand):
     name = 'pack'
 
     def run(self, store, options, *args, **kwargs):
-        update_pack = getattr(store, 'update_pack', None)
-        if update_pack is None:
-            sys.stderr.write(f'jug pack: only file stores can be packed, and {store!r} '
-                             'is not one.\n')
-            sys.exit(EXIT_CANNOT_PACK)
-        options.print_out(f'Packed {update_pack()} objects')
+        if not getattr(store, 'can_pack', False):  # also a store not derived from ours
+            raise JugExit(EXIT_CANNOT_PACK, f'jug pack: only file stores can be packed, '
+                                            f'and {store!r} is not one.')
+        options.print_out(f'Packed {store.update_pack()} objects')
 
 
 pack = PackCommand()

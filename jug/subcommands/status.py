@@ -9,12 +9,12 @@ kept in their run records (which tasks count as failed is decided by
 """
 import contextlib
 import os
-import sys
 from collections import defaultdict
 
 from .. import task as _task_module
 from ..backends import memoize_store
 from ..backends.select import select
+from ..errors import JugExit
 from ..gctuning import fewer_collections
 from ..io import print_task_summary_table
 from ..jug import init
@@ -89,17 +89,17 @@ def _open_connection(options):
     try:
         connection = sqlite3.connect(filename)
     except sqlite3.Error as e:
-        raise SystemExit(f'jug status: cannot open the status cache {filename!r}: {e}')
+        raise JugExit(f'jug status: cannot open the status cache {filename!r}: {e}')
     try:
         yield connection
         connection.commit()
     except sqlite3.OperationalError as e:
-        raise SystemExit(f'jug status: error with the status cache {filename!r}: {e}')
+        raise JugExit(f'jug status: error with the status cache {filename!r}: {e}')
     except sqlite3.DatabaseError as e:
-        raise SystemExit(f'jug status: the status cache {filename!r} is damaged ({e}); '
+        raise JugExit(f'jug status: the status cache {filename!r} is damaged ({e}); '
                          'remove it with `jug status --cache --clear`')
     except sqlite3.Error as e:
-        raise SystemExit(f'jug status: cannot write the status cache {filename!r}: {e}')
+        raise JugExit(f'jug status: cannot write the status cache {filename!r}: {e}')
     finally:
         connection.close()
 
@@ -128,11 +128,10 @@ def _resolve(index_of, dep, t):
     try:
         return index_of[dep.hash()]
     except KeyError:
-        sys.stderr.write(
-            f'jug status --cache: task {t.name} depends on a task ({dep.name}) that is not '
-            'among the tasks defined before it, so the cache cannot record the dependency. '
-            'Use jug status without --cache for this jugfile.\n')
-        sys.exit(1)
+        raise JugExit(1, f'jug status --cache: task {t.name} depends on a task ({dep.name}) '
+                         'that is not among the tasks defined before it, so the cache cannot '
+                         'record the dependency. Use jug status without --cache for this '
+                         'jugfile.') from None
 
 
 def create_sqlite3(connection, ht, deps):
@@ -234,6 +233,7 @@ class StatusCommand(SubCommand):
     """
 
     name = 'status'
+    loads_jugfile_itself = True
 
     def run(self, options, *args, **kwargs):
         ts = _status(options)

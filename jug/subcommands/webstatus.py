@@ -187,6 +187,7 @@ class WebStatusCommand(SubCommand):
     """
 
     name = 'webstatus'
+    loads_jugfile_itself = True
 
     def run(self, options, *args, **kwargs):
         try:

@@ -3,7 +3,7 @@ import pytest
 
 import jug.task
 from jug import value
-from jug.jug import init
+from jug.jug import init, main
 from jug.subcommands.execute import execute
 from jug.subcommands.pack import pack
 
@@ -27,4 +27,8 @@ def test_pack_on_another_store_is_an_error(jug_options, capsys):
     with pytest.raises(SystemExit) as info:
         pack(store, options)
     assert info.value.code == 1
-    assert 'only file stores' in capsys.readouterr().err
+    assert str(info.value).startswith('jug pack: only file stores can be packed')
+    with pytest.raises(SystemExit) as info:  # through the command line
+        main(['jug', 'pack', 'simple.py', '--jugdir', 'dict_store'])
+    assert info.value.code == 1
+    assert capsys.readouterr().err.startswith('jug pack: only file stores can be packed')
