@@ -1,7 +1,7 @@
 """Barriers: stop reading a jugfile until the tasks created so far have results.
 
 ``barrier()`` and ``bvalue()`` raise ``BarrierError``, which ``jug.jug.init`` catches
-(SPEC.md §5.1).  Layer 3: imports only ``jug.task``.
+(docs/barriers.rst).  Layer 3: imports only ``jug.task``.
 """
 from . import task as _task_module
 from .task import Task, recursive_dependencies, value

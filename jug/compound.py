@@ -2,7 +2,7 @@
 
 ``CompoundTask(f, ...)`` calls ``f`` at jugfile-load time to build inner tasks, but
 once the final result is stored the inner tasks are never created again
-(SPEC.md §5.2).  Layer 3: imports only ``jug.task``.
+(docs/compound.rst).  Layer 3: imports only ``jug.task``.
 """
 import functools
 

@@ -1,4 +1,4 @@
-"""Content hashing of task arguments, byte-compatible with Jug 2.7 (SPEC.md §2).
+"""Content hashing of task arguments, byte-compatible with Jug 2.7 (docs/hashing.rst).
 
 Owns ``hash_update`` and ``hash_one``.  Layer 0: imports nothing from jug, keeps no
 state besides constant caches, and never imports numpy (an array can only reach the
@@ -51,7 +51,7 @@ def hash_update(M, elems):
     M : hash object
         Anything with an ``update(bytes)`` method.
     elems : iterable of (name, object)
-        Each name is pickled, then the object is hashed by the rules of SPEC.md §2.1.
+        Each name is pickled, then the object is hashed by the rules of docs/hashing.rst.
 
     Returns
     -------
@@ -106,7 +106,7 @@ def _feed_sequence(M, chunks, items) -> None:
 
 
 def _feed_one(M, chunks, obj) -> None:
-    """Hash one object (the rules a–f of SPEC.md §2.1, in order)."""
+    """Hash one object (the rules a–f of docs/hashing.rst, in order)."""
     kind = type(obj)
     if kind in _PICKLED_TYPES:
         if kind is int and 0 <= obj < 256:
@@ -202,7 +202,7 @@ def _task_prefix(name: str) -> bytes:
 
 
 def hash_task(name, args, kwargs) -> bytes:
-    """Return the key of a task (SPEC.md §2.2) as 40 hex characters in bytes.
+    """Return the key of a task (docs/hashing.rst) as 40 hex characters in bytes.
 
     Usage: ``hash_task('builtins.sum', ([1, 2],), {})``  →  ``b'4b5c3a8c...'``
 

@@ -1,9 +1,9 @@
 """Input/output: writing task results to files, and the commands' summary table.
 
 Owns ``NoLoad`` (pass a task without loading its value), the ``write_task_out`` and
-``write_metadata`` tasks (SPEC.md §5.6), and ``print_task_summary_table`` /
-``get_terminal_size`` (SPEC.md §4.4), whose output goes through ``options.print_out``
-(DESIGN.md, habit 6).
+``write_metadata`` tasks (docs/utilities.rst), and ``print_task_summary_table`` /
+``get_terminal_size`` (docs/subcommands.rst), whose output goes through ``options.print_out``
+(docs/architecture.rst).
 
 Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never
 ``jug.jug``, ``jug.options`` or ``jug.subcommands``.  numpy, yaml and json are imported
@@ -19,7 +19,7 @@ from .task import Tasklet, TaskGenerator, describe
 __all__ = ['NoLoad', 'write_task_out', 'write_metadata']
 
 #: The operation of a NoLoad Tasklet.  It is hashed (as the pickle of this string) and
-#: ``jug.barrier`` recognises NoLoad objects by it (SPEC.md §2.3), so it must not change.
+#: ``jug.barrier`` recognises NoLoad objects by it (docs/hashing.rst), so it must not change.
 _NOLOAD_OPERATION = 'NoLoad'
 
 

@@ -1,6 +1,6 @@
 """The runtime: loading a jugfile, the execution loop, and the ``jug`` entry point.
 
-Layer 4 (DESIGN.md): imports the model, the vocabulary and ``jug.options``; reaches
+Layer 4 (docs/architecture.rst): imports the model, the vocabulary and ``jug.options``; reaches
 the subcommands only through ``main``, which looks them up in the registry.
 """
 import logging
@@ -36,7 +36,7 @@ def is_jug_running():
 
 
 def _jugfile_error(jugfile, error, on_error):
-    """Report an error raised while loading the jugfile (SPEC.md §5.1)."""
+    """Report an error raised while loading the jugfile (as Jug 2.7 does)."""
     logging.critical(f"Could not import file '{jugfile}' (error: {error})")
     if on_error == 'propagate':
         raise error

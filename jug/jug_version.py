@@ -1,7 +1,7 @@
 """Version information.
 
 ``__version__`` is the Jug API level this package is compatible with: scripts and
-jugfiles written for Jug 2.7 compare it, so it stays ``'2.7.0'`` (SPEC.md §1.2).
+jugfiles written for Jug 2.7 compare it, so it stays ``'2.7.0'`` (docs/compatibility.rst).
 ``__release__`` is this project's own release number, used by ``setup.py``.
 """
 

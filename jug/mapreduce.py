@@ -1,8 +1,8 @@
 """Map and reduce over many inputs with few tasks, by processing inputs in blocks.
 
 Owns ``mapreduce``, ``map``, ``currymap``, ``reduce`` and the lazy sequence views
-``block_access`` / ``block_access_slice`` that ``map`` returns (SPEC.md §1.9, §2.6,
-§5.3).  The names of the internal functions (``_jug_map``, ``_jug_map_curry``,
+``block_access`` / ``block_access_slice`` that ``map`` returns (docs/mapreduce.rst,
+docs/hashing.rst).  The names of the internal functions (``_jug_map``, ``_jug_map_curry``,
 ``_jug_map_reduce``, ``_jug_reduce``) are part of task names, hence of hashes: keep them.
 
 Layer 3: may import ``jug.task``, ``jug.hash``, ``jug.backends`` and the other
@@ -43,7 +43,7 @@ def _break_up(lst, step):
 def _get_function(f):
     """Return the plain function behind a TaskGenerator (other callables unchanged).
 
-    Side effect kept for compatibility (SPEC.md §2.6): the plain function is given a
+    Side effect kept for compatibility (docs/hashing.rst): the plain function is given a
     ``__jug_hash__`` returning the hash of the generator, so that wherever it is hashed
     from now on (in this module's tasks or elsewhere) it hashes like the generator.
     """

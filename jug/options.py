@@ -2,7 +2,7 @@
 
 An ``Options`` object answers an attribute from itself or, failing that, from the
 next object in its chain: command line > closest local jugrc > ... > global jugrc >
-defaults > subcommand defaults (SPEC.md §4.1–4.3).
+defaults > subcommand defaults (docs/configuration.rst).
 
 Layer 4.  The subcommand framework (``jug.subcommands``, layer 5) sits above this
 module: it registers itself here when it is imported (:func:`register_commands`;

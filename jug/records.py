@@ -1,7 +1,8 @@
 """Run records: what ``jug execute`` remembers about each task it ran (layer 3).
 
 A *run record* is a JSON-serialisable dict that the store keeps beside a task's result
-(``store.save_record(key, record)``; in a file store ``<jugdir>/records/xx/yyyy.json``).
+(``store.save_record(key, record)``; in a file store, a line of the worker's log in
+``<jugdir>/records/``: see ``docs/failures.rst``).
 It is never a result: stores do not list it as one and ``cleanup`` does not count it.
 Its keys:
 

@@ -1,10 +1,10 @@
 """The task model: Task, Tasklet, TaskGenerator, value and the walks over the DAG.
 
-Layer 2 (DESIGN.md): may import ``jug.hash`` and ``jug.errors`` and nothing else from jug.  Stores are
+Layer 2 (docs/architecture.rst): may import ``jug.hash`` and ``jug.errors`` and nothing else from jug.  Stores are
 reached only through ``Task.store``, which ``jug.options.set_jugdir`` and
 ``jug.jug.init`` assign.
 
-``alltasks`` is compatibility surface (SPEC.md §1.3): every ``Task`` appends itself to
+``alltasks`` is compatibility surface (docs/compatibility.rst): every ``Task`` appends itself to
 the list bound to ``jug.task.alltasks`` *at the time it is created*, and every other
 module looks the name up at call time, because callers rebind it.
 """
@@ -428,7 +428,7 @@ def _cell_key(cell):
 
 
 def _lambda_hash_key(f):
-    """Return the hash key of a lambda (SPEC.md §2.5): code, closure and defaults."""
+    """Return the hash key of a lambda (docs/hashing.rst): code, closure and defaults."""
     closure = tuple(_cell_key(cell) for cell in (f.__closure__ or ()))
     defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
     kwdefaults = {k: _hashable_or_type(v) for k, v in (f.__kwdefaults__ or {}).items()}

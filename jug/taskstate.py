@@ -1,4 +1,4 @@
-"""The states of a task, computed by one function (DESIGN.md, habit 1).
+"""The states of a task, computed by one function (docs/architecture.rst).
 
 ``classify`` decides a task's state from four questions asked lazily (so a finished
 task never has its lock looked at); ``task_state`` asks them of a live Task.  Status

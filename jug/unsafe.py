@@ -1,6 +1,6 @@
 """Tools that make jug skip its safety checks: use them knowingly.
 
-Owns ``NoHash`` (SPEC.md §1.12).  Jug identifies a task by a hash of its function name
+Owns ``NoHash`` (docs/utilities.rst).  Jug identifies a task by a hash of its function name
 and of all its arguments, so that changing any input makes jug compute the result
 again.  ``NoHash`` removes its argument from that hash, which is *unsafe*:
 

@@ -1,4 +1,4 @@
-"""Small tools for jugfiles and commands (SPEC.md §1.10, §2.4, §4.7, §5.5).
+"""Small tools for jugfiles and commands (docs/utilities.rst).
 
 Owns the helpers jugfiles use on top of the task model: ``identity``, ``CustomHash``
 and ``timed_path`` (with ``hash_with_mtime_size``), the ``jug_execute`` task generator,
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: The name of the tasks ``identity`` creates.  It has no module part, and it enters the
-#: hash, so changing it would change the hash of every identity task (SPEC.md §2.2).
+#: hash, so changing it would change the hash of every identity task (docs/hashing.rst).
 _IDENTITY_TASK_NAME = 'identity'
 
 
@@ -65,7 +65,7 @@ def identity(x):
 
 
 # --------------------------------------------------------------------------------------
-# Objects with a hash of their own (SPEC.md §2.4)
+# Objects with a hash of their own (docs/hashing.rst)
 
 class CustomHash:
     """Wrap an object so that jug hashes it with a function of your choice.
@@ -247,7 +247,7 @@ def cached_glob(pat):
 
 
 # --------------------------------------------------------------------------------------
-# Task selection (SPEC.md §4.7)
+# Task selection (docs/subcommands.rst, --name and --pattern)
 
 #: A ``--pattern`` written like this is a regular expression; otherwise it is a substring.
 _REGEX_DELIMITER = '/'

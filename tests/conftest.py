@@ -1,8 +1,12 @@
-"""Shared fixtures: every test starts with clean compatibility globals.
+"""Shared fixtures; above all, the one reset of jug's global state around every test.
 
-``jug.task.alltasks``, ``jug.task.Task.store`` and the hook registry are module-level
-state kept for compatibility with Jug 2.7 (DESIGN.md, Tests).  The autouse fixture
-below saves and restores them around every test so no test has to remember to.
+Some state is module-level on purpose: ``jug.task.alltasks``, ``Task.store`` and the
+hook registry are compatibility surface (docs/compatibility.rst), the command registry
+and the jugdir forms are registries, the heartbeat is one per process.  Commands also
+change process-wide settings: ``sys.argv`` (``parse``), the root logger's level
+(``--verbose``), signal handlers (``jug execute``).  The autouse fixture below saves
+and restores all of it, so that no test has to remember to (docs/architecture.rst,
+"Tests").
 """
 import os
 import sys
@@ -18,21 +22,46 @@ if ROOT not in sys.path:
 
 @pytest.fixture(autouse=True)
 def clean_jug_globals():
-    """Reset ``alltasks``, ``Task.store``, the hooks and the running flag around each test."""
+    """Give each test fresh jug globals, and restore everything afterwards."""
+    import logging
+    import signal
     import jug.jug
     import jug.task
+    from jug.backends.leases import heartbeat
     from jug.hooks import reset_all_hooks
-    saved_running = jug.jug._is_jug_running
-    saved_alltasks = jug.task.alltasks
-    saved_store = jug.task.Task.store
+    from jug.subcommands import cmdapi
+    forms = sys.modules['jug.backends.select']  # jug.backends.select is the function
+    saved = {
+        'running': jug.jug._is_jug_running, 'alltasks': jug.task.alltasks,
+        'store': jug.task.Task.store, 'argv': list(sys.argv),
+        'level': logging.getLogger().level,
+        'signals': {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)},
+        'commands': dict(cmdapi._commands),
+        'command_defaults': dict(vars(cmdapi.default_options)),
+        'forms': (dict(forms._EXACT), dict(forms._PREFIXES), set(forms._PRIVATE)),
+    }
     jug.task.alltasks = []
     jug.task.Task.store = None
     reset_all_hooks()
     yield
-    jug.task.alltasks = saved_alltasks
-    jug.task.Task.store = saved_store
-    jug.jug._is_jug_running = saved_running
+    jug.task.alltasks = saved['alltasks']
+    jug.task.Task.store = saved['store']
+    jug.jug._is_jug_running = saved['running']
     reset_all_hooks()
+    sys.argv[:] = saved['argv']
+    logging.getLogger().setLevel(saved['level'])
+    for sig, handler in saved['signals'].items():
+        signal.signal(sig, handler)
+    dict.clear(cmdapi._commands)
+    dict.update(cmdapi._commands, saved['commands'])
+    for key in set(vars(cmdapi.default_options)) - set(saved['command_defaults']):
+        delattr(cmdapi.default_options, key)
+    vars(cmdapi.default_options).update(saved['command_defaults'])
+    for registry, content in zip((forms._EXACT, forms._PREFIXES, forms._PRIVATE),
+                                 saved['forms']):
+        registry.clear()
+        registry.update(content)
+    heartbeat.drop_where(lambda lease: True)  # locks a test did not release: not ours
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Stores (layer 1): where task results and locks live.
 
-As in Jug 2.7 (SPEC §1.15), ``jug.backends.select`` is the *function* and
+As in Jug 2.7 (docs/compatibility.rst), ``jug.backends.select`` is the *function* and
 ``jug.backends.memoize_store`` the *class* (they shadow their submodules), while
 ``file_store``, ``dict_store``, ``redis_store``, ``encode`` and ``base`` are modules.
 

@@ -5,7 +5,7 @@ out one lock per key.  Concrete stores implement a few narrow primitives (``dump
 ``load``, ``can_load``, ``remove``, ``list``, ``listlocks``, ``getlock``, ``close``);
 the generic operations built from them (``remove_many``, ``remove_locks``, ``cleanup``)
 are written once here and overridden by a store only when it can do them faster
-(DESIGN.md, habit 2).  ``tests/backends/test_store_contract.py`` runs every store
+(docs/architecture.rst, "The stores").  ``tests/backends/test_store_contract.py`` runs every store
 through the same contract.
 
 A store may also keep a *run record* per key (a JSON-serialisable dict saying when,

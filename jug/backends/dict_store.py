@@ -1,6 +1,6 @@
 """In-memory store (layer 1): ``dict_store``, for tests and ``--jugdir dict_store``.
 
-Owns the in-memory layout of SPEC §3.5: one dict with bytes keys, ``b'result:' + key``
+Owns the in-memory layout (docs/backends.rst, "The dict store"): one dict with bytes keys, ``b'result:' + key``
 holding the pickled result and ``b'lock:' + key`` holding :data:`LOCKED` or
 :data:`FAILED`; optionally loaded from and saved to a pickle file (``dict_store:<path>``).
 Run records (:mod:`jug.records`) are kept apart, in the dict ``records`` (key → JSON

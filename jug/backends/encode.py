@@ -1,7 +1,7 @@
 """Result encoding (layer 0): turning Python objects into bytes and back.
 
 Owns the encoding used inside zlib-compressed result files, the pack file and redis
-values (SPEC §3.1):
+values (docs/backends.rst, "Results"):
 
 * ``None`` encodes to nothing at all (zero bytes, not even a zlib header);
 * anything else is a zlib stream (default level, so it starts ``78 9c``) holding a

@@ -361,7 +361,7 @@ class file_based_lock(base_lock):
                 os.unlink(self.fullname)
             except FileNotFoundError:
                 pass
-            except OSError as e:  # SPEC §3.4: release ignores OSError (it runs in finally)
+            except OSError as e:  # as in Jug 2.7, release ignores OSError (it runs in finally)
                 logging.warning(f'jug: could not remove the lock file {self.fullname}: '
                                 f'{e.strerror}')
 

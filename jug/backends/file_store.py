@@ -192,7 +192,7 @@ class file_store(PackMixin, RecordLog, base_store):
                 durable: bool = True) -> None:
         """Atomically and durably make `fname` hold what `write(file)` writes.
 
-        The commit protocol (DESIGN.md, habit 4):
+        The commit protocol (docs/backends.rst, "Results"):
 
         1. write into a fresh temp file in ``<jugdir>/tempfiles`` (same filesystem as
            `fname`, so the rename below is atomic);

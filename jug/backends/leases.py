@@ -178,7 +178,7 @@ class Lease:
         What `refresh` needs to find the lock (a path; a client and key names...).
     """
 
-    __slots__ = ('key', 'token', 'group', 'refresh', 'target', 'lost')
+    __slots__ = ('key', 'token', 'group', 'refresh', 'target', 'lost', 'interval')
 
     def __init__(self, key: Hashable, token: str, group: Hashable,
                  refresh: Callable[[list], None], target: Any) -> None:
@@ -188,14 +188,15 @@ class Lease:
         self.refresh = refresh
         self.target = target
         self.lost = False  # set by `refresh` when it finds the lock is no longer ours
+        self.interval: float | None = None  # set by Heartbeat.hold
 
 
 class Heartbeat:
     """The one daemon thread of a process that refreshes the locks it holds.
 
-    The thread wakes every ``interval`` seconds, the shortest interval any
-    :meth:`hold` asked for, and calls each group's ``refresh`` with the group's
-    leases.  Taking or releasing a lock only updates a dict, under :attr:`guard` (a
+    The thread wakes every ``interval`` seconds, the shortest interval the held
+    leases asked for (it sleeps until the next :meth:`hold` while none is held), and
+    calls each group's ``refresh`` with the group's leases.  Taking or releasing a lock only updates a dict, under :attr:`guard` (a
     re-entrant lock, which a store may also hold while it releases or fails a lock,
     so that no refresh happens in between).  In a forked child the thread does not
     exist and the parent's guard may be held: everything is reset.
@@ -221,14 +222,21 @@ class Heartbeat:
     def hold(self, lease: Lease, interval: float) -> None:
         """Start refreshing `lease` (a lock just taken), at most `interval` s apart."""
         with self.guard:
+            lease.interval = interval
             self._held[lease.key] = lease
-            if self._interval is None or interval < self._interval:
-                self._interval = interval
-                self._wakeup.set()  # sleep for the new, shorter interval
+            self._set_interval()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=self.thread_name,
                                                 daemon=True)
                 self._thread.start()
+
+    def _set_interval(self) -> None:
+        """Beat as often as the most demanding held lease asks (never, without any);
+        call with :attr:`guard` held."""
+        interval = min((lease.interval for lease in self._held.values()), default=None)
+        if interval != self._interval:
+            self._interval = interval
+            self._wakeup.set()  # sleep again, for the new interval
 
     def token(self, key: Hashable) -> str | None:
         """The token of the held lock `key`, or None if this process does not hold it."""
@@ -240,6 +248,7 @@ class Heartbeat:
         """Stop refreshing `key`; return its token, or None if it was not held."""
         with self.guard:
             lease = self._held.pop(key, None)
+            self._set_interval()
         return None if lease is None else lease.token
 
     def drop_where(self, predicate: Callable[[Lease], bool]) -> None:
@@ -247,6 +256,7 @@ class Heartbeat:
         with self.guard:
             for key in [k for k, lease in self._held.items() if predicate(lease)]:
                 del self._held[key]
+            self._set_interval()
 
     def holds(self, lease: Lease) -> bool:
         """Whether `lease` is still held (call with :attr:`guard` held to act on it)."""
@@ -258,7 +268,8 @@ class Heartbeat:
             if self._wakeup.wait(self._interval):
                 self._wakeup.clear()  # the interval changed: sleep again with it
                 continue
-            self.beat()
+            if self._interval is not None:
+                self.beat()
 
     def beat(self) -> None:
         """Refresh every held lease now (one call per group); never raises."""

@@ -1,6 +1,6 @@
 """Read-only caching wrapper around a store (layer 1), used by ``jug status``.
 
-Owns :class:`memoize_store` and :class:`cache_lock` (SPEC §3.7): ``can_load``,
+Owns :class:`memoize_store` and :class:`cache_lock` (docs/backends.rst): ``can_load``,
 ``is_locked`` and ``is_failed`` answers are cached per key, and with ``list_base=True``
 they come from one ``list()`` and one ``listlocks()`` of the underlying store, so that
 status on 10^5 tasks costs two directory listings instead of 10^5 stats.  Run records

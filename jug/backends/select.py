@@ -1,6 +1,6 @@
 """``select(jugdir)``: how a ``--jugdir`` string becomes a store (layer 1).
 
-Owns the registry of jugdir forms (DESIGN.md, habit 3) rather than an if-chain:
+Owns the registry of jugdir forms (docs/architecture.rst) rather than an if-chain:
 
 =====================  ======================================
 ``redis:...``          ``redis_store(jugdir)``

@@ -1,4 +1,4 @@
-"""Hooks: functions that ``jug execute`` calls at fixed points (SPEC.md §1.13, §5.7).
+"""Hooks: functions that ``jug execute`` calls at fixed points (docs/utilities.rst, "Hooks").
 
 Layer 3: imports only its own submodules.
 """

@@ -1,11 +1,11 @@
 """Timing of executed tasks, reported when ``jug execute`` finishes.
 
-Owns ``TimeTasks`` and ``register_time_tasks`` (SPEC.md §1.13, §5.7).  The timer object
+Owns ``TimeTasks`` and ``register_time_tasks`` (docs/utilities.rst, "Hooks").  The timer object
 is created by ``register_time_tasks`` and kept alive only by the hooks it registers, so
-this module holds no state of its own (DESIGN.md, habit 7).
+this module holds no state of its own (docs/architecture.rst).
 
 Layer 3: imports ``jug.hooks.register`` only; never ``jug.jug``, ``jug.options`` or
-``jug.subcommands``.  ``print_summary`` writes with ``print``, as SPEC.md §4.8 says for
+``jug.subcommands``.  ``print_summary`` writes with ``print``, as Jug 2.7 does for
 the timing hook.
 """
 import time

@@ -1,7 +1,7 @@
 """Hooks that make ``jug execute`` stop cleanly (exit status 0) when a limit is reached.
 
 Owns ``exit_if_file_exists``, ``exit_when_true``, ``exit_after_n_tasks``,
-``exit_after_time`` and ``exit_env_vars`` (SPEC.md §1.13, §5.7).  Each helper only
+``exit_after_time`` and ``exit_env_vars`` (docs/subcommands.rst, "execute").  Each helper only
 registers a hook through ``jug.hooks.register``; the state a hook needs (a counter, a
 deadline) lives in the hook's closure, so there is no module state here.  Calling a
 helper again with the same arguments (e.g. from a jugfile that execute re-runs after a
@@ -30,7 +30,7 @@ __all__ = [
 _PRE_EXECUTE = 'execute.task-pre-execute'
 _EXECUTED = 'execute.task-executed1'
 
-# Environment variables read by exit_env_vars (SPEC.md §5.7).
+# Environment variables read by exit_env_vars (docs/subcommands.rst, "execute").
 _ENV_MAX_TASKS = 'JUG_MAX_TASKS'
 _ENV_MAX_HOURS = 'JUG_MAX_HOURS'
 _ENV_MAX_MINUTES = 'JUG_MAX_MINUTES'

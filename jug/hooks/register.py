@@ -1,4 +1,4 @@
-"""The hook registry: named extension points that execute fires (SPEC.md §5.7).
+"""The hook registry: named extension points that execute fires (docs/utilities.rst, "Hooks").
 
 ``_hooks`` and ``_registered`` are module state kept for compatibility with Jug 2.7;
 ``reset_all_hooks`` empties them.  Imports nothing from jug.

@@ -1,4 +1,4 @@
-"""Internal helpers of jug, not part of the jugfile vocabulary (SPEC.md §1.14).
+"""Internal helpers of jug, not part of the jugfile vocabulary (docs/architecture.rst).
 
 Imports nothing at package import time.
 """

@@ -1,11 +1,11 @@
-"""Post-mortem debugging for ``--pdb`` (SPEC.md §1.14).
+"""Post-mortem debugging for ``--pdb`` (docs/subcommands.rst, ``--pdb``).
 
 Owns ``_get_debugger`` and ``debug_exception``.  Callers import ``debug_exception``
 from this module at call time, so tests can replace
 ``jug.internal.debugger.debug_exception``.
 
 Imports nothing from jug.  IPython is optional and imported only when a debugger is
-actually needed (``import jug`` must stay cheap, DESIGN.md habit 10).
+actually needed (``import jug`` must stay cheap, docs/architecture.rst).
 """
 import sys
 

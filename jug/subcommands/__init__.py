@@ -1,7 +1,7 @@
 """The subcommand framework: ``SubCommand``, the ``cmdapi`` registry and the usage text.
 
 Each module in this package defines one command by instantiating a ``SubCommand``
-subclass, which registers it with ``cmdapi`` (SPEC.md §4.9).  Users add commands in
+subclass, which registers it with ``cmdapi`` (docs/architecture.rst, "Adding a command or a hook").  Users add commands in
 ``~/.config/jug/jug_user_commands.py``.
 
 This ``__init__`` is the framework only: it imports nothing from the runtime (just

@@ -1,6 +1,6 @@
 """``jug check`` and ``jug sleep-until``: are all tasks done (exit 0) or not (exit 1)?
 
-Layer 5 (SPEC.md §4.8).
+Layer 5 (docs/subcommands.rst).
 """
 import time
 

@@ -1,6 +1,6 @@
 """``jug cleanup``: remove results no task of the jugfile refers to, and locks.
 
-Layer 5 (SPEC.md §4.8).
+Layer 5 (docs/subcommands.rst).
 """
 import logging
 

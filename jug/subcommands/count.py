@@ -1,6 +1,6 @@
 """``jug count``: how many tasks of each name the jugfile defines.
 
-Layer 5 (SPEC.md §4.8).
+Layer 5 (docs/subcommands.rst).
 """
 from collections import defaultdict
 

@@ -1,6 +1,6 @@
 """``jug demo``: create a small example project, ``jug-demo/primes.py``, to try jug on.
 
-Layer 5 (SPEC.md §4.8).  Like Jug 2.7's, this command talks to the person at the
+Layer 5 (docs/subcommands.rst).  Like Jug 2.7's, this command talks to the person at the
 terminal with ``print`` rather than ``options.print_out``.
 """
 import os

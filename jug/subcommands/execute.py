@@ -1,6 +1,6 @@
 """``jug execute``: run the jugfile's tasks, in as many processes as you start.
 
-Layer 5: a thin command over ``jug.jug.execution_loop`` (SPEC.md §4.6).
+Layer 5: a thin command over ``jug.jug.execution_loop`` (docs/subcommands.rst, docs/parallel.rst).
 """
 import argparse
 import logging

@@ -1,11 +1,10 @@
 """``jug graph``: draw the task graph (one node per task name) with graphviz.
 
-Layer 5 (SPEC.md §4.8).  The ``.dot`` text is written by this module; the picture
-is drawn by graphviz's ``dot`` program, run as a subprocess.  States come from
-``jug.taskstate.task_state`` (DESIGN.md, habit 1), asked against a listing of the
-store as ``jug status`` does.  A missing or failing ``dot`` is an error (exit 1)
-whose message says how to install graphviz (habit 5); Jug 2.7 only printed a hint
-and exited 0.
+Layer 5 (docs/subcommands.rst).  The ``.dot`` text is written by this module; the
+picture is drawn by graphviz's ``dot`` program, run as a subprocess.  The counts are
+the status view of ``jug status`` (``jug.statusview``).  A missing or failing ``dot``
+is an error (exit 1) whose message says how to install graphviz; Jug 2.7 only
+printed a hint and exited 0.
 """
 import html
 import os

@@ -1,6 +1,6 @@
 """``jug install-skills``: copy the bundled jug skill for coding assistants.
 
-Layer 5 (SPEC.md §1.17, §4.8).  The skill is package data in ``jug/skills/jug/``
+Layer 5 (docs/subcommands.rst).  The skill is package data in ``jug/skills/jug/``
 (``SKILL.md`` and the files it refers to); this command copies that directory to
 ``<output>/jug``.
 """
@@ -14,7 +14,7 @@ from ..options import add_flag
 #: The skill's directory name, in the package and in the output directory.
 SKILL_NAME = 'jug'
 
-#: Exit codes (SPEC.md §4.8): no ``--output`` given; the copy failed.
+#: Exit codes (as in Jug 2.7): no ``--output`` given; the copy failed.
 EXIT_NO_OUTPUT = 2
 EXIT_FAILED = 1
 

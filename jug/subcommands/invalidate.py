@@ -1,6 +1,6 @@
 """``jug invalidate``: forget the results of some tasks and of everything downstream.
 
-Layer 5 (SPEC.md §4.8).  The downstream walk is ``jug.task.downstream``, shared with
+Layer 5 (docs/subcommands.rst).  The downstream walk is ``jug.task.downstream``, shared with
 the shell's ``invalidate``.
 """
 from collections import defaultdict

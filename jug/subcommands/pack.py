@@ -1,13 +1,13 @@
 """``jug pack``: move the small results of a file store into one pack file.
 
-Layer 5 (SPEC.md §3.3, §4.8).  Only file stores can pack; on any other store the
+Layer 5 (docs/subcommands.rst, docs/backends.rst).  Only file stores can pack; on any other store the
 command says so and exits 1.
 """
 
 from ..errors import JugExit
 from . import SubCommand
 
-#: Exit code when the store cannot pack (SPEC.md §4.8).
+#: Exit code when the store cannot pack (as in Jug 2.7).
 EXIT_CANNOT_PACK = 1
 
 

@@ -1,11 +1,12 @@
 """``jug shell``: an IPython session with the jugfile's names and helpers for its tasks.
 
-Layer 5 (SPEC.md §4.8).  IPython is imported only when the command runs (DESIGN.md,
-habit 10); without it the command raises ``MissingPackageError``, which ``main``
-reports as one line (habit 5).  The helpers ask no graph question of their own: the
-downstream walk of ``invalidate`` is ``jug.task.downstream`` (shared with ``jug
-invalidate``) and the filters of ``get_filtered_tasks`` use ``jug.taskstate``
-(habit 1).  Must not import IPython at module level.
+Layer 5 (docs/subcommands.rst).  IPython is imported only when the command runs
+(``import jug`` must stay cheap); without it the command raises
+``MissingPackageError``, which ``main`` reports as one line.  The helpers ask no graph
+question of their own: the downstream walk of ``invalidate`` is
+``jug.task.downstream`` (shared with ``jug invalidate``) and the filters of
+``get_filtered_tasks`` read ``jug.statusview``.  Must not import IPython at module
+level.
 """
 import types
 
