@@ -7,8 +7,8 @@ need the package's own dependencies before they are installed).
 Two versions live in that file:
 
 * ``__version__`` is what ``jug.__version__`` and ``jug --version`` report. It
-  stays ``'2.7.0'`` because scripts written for Jug 2.7 compare it (SPEC §1.1,
-  §1.2, §4.1).
+  stays ``'2.7.0'`` because scripts written for Jug 2.7 compare it
+  (see docs/compatibility.rst).
 * ``__release__`` is this project's own release number, the one pip shows.
 """
 import os
@@ -38,7 +38,7 @@ def read_long_description():
         return f.read()
 
 
-# The skill bundle copied by ``jug install-skills`` (SPEC §1.17). It may not
+# The skill bundle copied by ``jug install-skills`` (docs/subcommands.rst). It may not
 # exist yet; the patterns then match nothing. ``**`` recurses (setuptools >= 62.3).
 SKILL_PATTERNS = ['skills/jug/*', 'skills/jug/**/*']
 
@@ -48,7 +48,8 @@ EXTRAS = {
     'shell': ['IPython'],
     'web': ['bottle'],
     'test': ['pytest', 'numpy', 'pyyaml', 'pexpect', 'sphinx', 'redis', 'bottle', 'IPython',
-             'setuptools'],  # setup.py's own tests (venvs of Python 3.12+ lack it)
+             'setuptools',  # setup.py's own tests (venvs of Python 3.12+ lack it)
+             'mypy', 'ruff'],
     'all': ['redis', 'IPython', 'bottle', 'pyyaml', 'numpy', 'shtab'],
 }
 

@@ -1,4 +1,4 @@
-"""Barriers and bvalue (SPEC.md §5.1) and what the commands see with them (§4.8)."""
+"""Barriers and bvalue and what the commands see with them (docs/barriers.rst)."""
 import os
 import shutil
 

@@ -1,4 +1,5 @@
-"""Bad input gives one clear message on stderr, SPEC.md's exit code, and no jugdir."""
+"""Bad input gives one clear message on stderr, the exit code listed in
+docs/subcommands.rst, and no jugdir."""
 import pytest
 
 from jugtest import main_unprivileged

@@ -1,4 +1,4 @@
-"""CompoundTask and CompoundTaskGenerator (SPEC.md §5.2)."""
+"""CompoundTask and CompoundTaskGenerator (docs/compound.rst)."""
 import pytest
 
 import jug.task

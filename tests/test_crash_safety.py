@@ -2,7 +2,7 @@
 
 Each test breaks a run in one way (a damaged result file, an unpicklable result, a full
 disk, a jugdir turned read-only, a worker killed mid-write) and checks the three
-promises of the commit protocol (DESIGN.md, habit 4): a reader never sees a partial
+promises of the commit protocol (docs/backends.rst): a reader never sees a partial
 result, results written before are intact, and the failure is reported clearly (exit
 code 1, a message naming the task or the file), with nothing left locked forever.
 

@@ -1,4 +1,5 @@
-"""Hash vectors of SPEC.md §2.7 (computed with Jug 2.7.0) for jug.hash and jug.task."""
+"""Hash vectors (computed with Jug 2.7.0) for jug.hash and jug.task
+(see docs/hashing.rst)."""
 import pickle
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def test_protocol_is_pinned(monkeypatch):
 
 
 def test_set_trace_of_spec():
-    """The exact bytes hashed for hash_one({2, 1}), as SPEC.md §2.7 traces them."""
+    """The exact bytes hashed for hash_one({2, 1}), following docs/hashing.rst."""
     chunks = []
 
     class Recorder:
@@ -197,7 +198,7 @@ JUGFILE_SOURCE = textwrap.dedent('''
 
 @pytest.fixture
 def jugfile_module():
-    """A module named ``jugfile`` holding the functions of SPEC.md's jugfile vectors."""
+    """A module named ``jugfile`` holding the functions of the jugfile vectors below."""
     import types
     module = types.ModuleType('jugfile')
     sys.modules['jugfile'] = module

@@ -1,5 +1,5 @@
-"""Tests of jug.io: NoLoad, write_task_out, write_metadata (SPEC.md §5.6, §2.3) and the
-task summary table (SPEC.md §4.4)."""
+"""Tests of jug.io: NoLoad, write_task_out, write_metadata (docs/utilities.rst) and the
+task summary table (docs/subcommands.rst)."""
 import json
 import pickle
 import warnings

@@ -1,4 +1,5 @@
-"""The runtime (SPEC.md §1.6, §4.5, §5.1): init, main, is_jug_running, --pdb, SIGTERM."""
+"""The runtime: init, main, is_jug_running, --pdb, SIGTERM (docs/architecture.rst,
+docs/subcommands.rst)."""
 import os
 import signal
 import subprocess

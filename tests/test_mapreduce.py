@@ -1,4 +1,4 @@
-"""Tests of jug.mapreduce (SPEC.md §1.9, §2.6, §2.7, §5.3)."""
+"""Tests of jug.mapreduce (docs/mapreduce.rst; their hashes: docs/hashing.rst)."""
 import operator
 import pickle
 import sys
@@ -438,7 +438,7 @@ def test_slice_values(ts23, dict_store):
 def test_slice_can_load_needs_all_blocks(ts23, dict_store):
     for block in ts23.blocks[1:3]:
         block.run()
-    assert not ts23[5:10].can_load()  # as SPEC.md §5.3: delegated to the whole map
+    assert not ts23[5:10].can_load()  # as in Jug 2.7: delegated to the whole map
     for block in ts23.blocks:
         block.run()
     assert ts23[5:10].can_load()

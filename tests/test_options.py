@@ -1,4 +1,5 @@
-"""Options chains, the command line and configuration files (SPEC.md §4.1–4.3)."""
+"""Options chains, the command line and configuration files (docs/configuration.rst,
+docs/subcommands.rst)."""
 import io
 import logging
 import sys

@@ -42,7 +42,7 @@ def test_version_read_without_importing_jug():
         source = f.read()
     found = dict(re.findall(r"^(__\w+__)\s*=\s*['\"]([^'\"]+)['\"]", source, re.M))
     assert found.get('__release__') == DISTRIBUTION_VERSION
-    # jug.__version__ stays Jug 2.7's for compatibility (SPEC 1.1, 1.2).
+    # jug.__version__ stays Jug 2.7's for compatibility (docs/compatibility.rst).
     assert found.get('__version__') == COMPAT_VERSION
 
 

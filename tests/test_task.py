@@ -1,4 +1,5 @@
-"""The task model (SPEC.md §1.3): Task, Tasklet, TaskGenerator, value and DAG walks."""
+"""The task model: Task, Tasklet, TaskGenerator, value and DAG walks (as in Jug 2.7;
+see docs/compatibility.rst and docs/tasklets.rst)."""
 import functools
 import pickle
 import sys

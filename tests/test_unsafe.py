@@ -1,4 +1,4 @@
-"""Tests of jug.unsafe.NoHash (SPEC.md §1.12, §2.4, §2.7)."""
+"""Tests of jug.unsafe.NoHash (docs/utilities.rst, docs/hashing.rst)."""
 import pytest
 
 import jug.task

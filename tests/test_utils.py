@@ -1,5 +1,6 @@
 """Tests of jug.utils: identity, task selection, CustomHash, timed_path, jug_execute,
-sync_move and cached_glob (SPEC.md §2.2, §2.4, §4.7, §5.5)."""
+sync_move and cached_glob (docs/utilities.rst;
+task selection options: docs/subcommands.rst)."""
 import argparse
 
 import pytest

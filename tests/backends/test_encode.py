@@ -1,4 +1,5 @@
-"""jug.backends.encode: the result encoding and the zlib stream adaptors (SPEC §3.1)."""
+"""jug.backends.encode: the result encoding and the zlib stream adaptors
+(docs/backends.rst)."""
 import io
 import os
 import pickle
@@ -218,7 +219,7 @@ def test_decode_from_file_object(tmp_path):
 
 
 def test_decompress_linear_time():
-    # 64 MiB through small reads and readline must take well under 10 s (SPEC §3.1)
+    # 64 MiB through small reads and readline must take well under 10 s (linear time)
     line = b'0123456789' * 10 + b'\n'
     data = line * (64 * 1024 * 1024 // len(line))
     compressed = zlib.compress(data)

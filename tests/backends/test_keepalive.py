@@ -1,4 +1,4 @@
-"""file_keepalive_store, its locks and the monitor process (SPEC §3.4)."""
+"""file_keepalive_store, its locks and the monitor process (docs/backends.rst)."""
 import os
 import time
 

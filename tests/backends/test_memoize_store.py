@@ -1,4 +1,4 @@
-"""memoize_store: cached queries for jug status (SPEC §3.7)."""
+"""memoize_store: cached queries for jug status (docs/architecture.rst)."""
 from jug.backends.dict_store import dict_store
 from jug.backends.file_store import file_store
 from jug.backends.memoize_store import cache_lock, memoize_store
@@ -74,7 +74,7 @@ def test_base_without_listing():
 
 
 def test_task_is_locked_through_memoize(tmp_path):
-    # SPEC §3.7 example, with real tasks
+    # a lock taken on the base store is seen through the cache, with real tasks
     import jug.task
     from jug.task import Task
 

@@ -1,4 +1,4 @@
-"""redis_store: lazy import, URLs, layout, SCAN, round trips (SPEC §3.6).
+"""redis_store: lazy import, URLs, layout, SCAN, round trips (docs/backends.rst).
 
 The store contract runs on a real server in test_store_contract.py; locks and leases
 are in test_redis_locks.py, faults (server down, restarts, passwords) in

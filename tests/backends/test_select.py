@@ -1,4 +1,4 @@
-"""select(jugdir): the registry of jugdir forms (SPEC §3.8)."""
+"""select(jugdir): the registry of jugdir forms (docs/backends.rst)."""
 import pytest
 
 import jug.backends

@@ -1,4 +1,4 @@
-"""The store contract: every store passes these tests (DESIGN.md, habit 2).
+"""The store contract: every store passes these tests (docs/architecture.rst).
 
 Stores: file_store, file_store with a pack, dict_store, redis_store (on a real
 redis-server: the ``redis_url`` fixture), and memoize_store for the read-only part.

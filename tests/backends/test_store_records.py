@@ -227,7 +227,7 @@ def test_dict_store_entries_and_counts():
     assert json.loads(store.records[H1]) == RECORD
     store.counts.clear()
     assert store.remove(H1) is True
-    # remove counts exactly as before records existed (SPEC §3.5)
+    # remove counts exactly as before records existed (see docs/failures.rst)
     assert dict(store.counts) == {b'del:' + H1: 1, b'exists:' + H1: 1, b'true-del:' + H1: 1}
     store.counts.clear()
     store.save_record(H2, RECORD)

@@ -1,4 +1,4 @@
-"""The hook registry (SPEC.md §5.7)."""
+"""The hook registry (docs/architecture.rst, "Adding a command or a hook")."""
 import pytest
 
 from jug.hooks import jug_hook, register_hook, register_hook_once, reset_all_hooks

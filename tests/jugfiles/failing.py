@@ -1,4 +1,4 @@
-"""20 tasks: some_fail(x) raises for 2, 5, 8; plus1 of each (SPEC.md §4.6 example)."""
+"""20 tasks: some_fail(x) raises for 2, 5, 8; plus1 of each (see docs/parallel.rst)."""
 from jug import TaskGenerator
 
 

@@ -1,4 +1,5 @@
-"""``jug execute`` in-process: the execution loop's outcomes and budgets (SPEC.md §4.6)."""
+"""``jug execute`` in-process: the execution loop's outcomes and budgets
+(docs/parallel.rst)."""
 import signal
 import time
 

@@ -1,4 +1,5 @@
-"""The subcommand framework: SubCommand, cmdapi, usage and user commands (SPEC.md §4.9)."""
+"""The subcommand framework: SubCommand, cmdapi, usage and user commands
+(docs/architecture.rst)."""
 import sys
 
 import pytest

@@ -1,4 +1,4 @@
-"""``jug pack`` (SPEC.md §3.3, §4.8)."""
+"""``jug pack`` (docs/subcommands.rst; the pack file: docs/backends.rst)."""
 import pytest
 
 import jug.task
