@@ -48,7 +48,10 @@ def write_jugfile(dirname, n, name='jugfile.py'):
 
 
 def floor(dirname):
-    """Run ../shared/bench/floor.py in ``dirname``; return {'durable': us, 'nofsync': us} or None."""
+    """Run ../shared/bench/floor.py in ``dirname``.
+
+    Returns {'durable': us, 'nofsync': us}, or None without that script.
+    """
     if not os.path.exists(FLOOR):
         print(f'(no {os.path.normpath(FLOOR)}: floor not measured)')
         return None

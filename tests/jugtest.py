@@ -7,6 +7,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JUGFILES = os.path.join(ROOT, 'tests', 'jugfiles')
 
 
+#: The data directories written by Jug 2.7.0, and what they hold.
+DATA = os.path.join(ROOT, 'tests', 'data')
+
+
+def extract_data(archive, dest):
+    """Extract the tarball tests/data/`archive` into the directory `dest`; return `dest`.
+
+    With the ``'data'`` filter: no absolute paths, links out of `dest` or devices (and
+    no DeprecationWarning on Python 3.12+, whose default changes in 3.14).
+    """
+    import tarfile
+    with tarfile.open(os.path.join(DATA, archive)) as tar:
+        tar.extractall(dest, filter='data')
+    return dest
+
+
 class Output(list):
     """A print_out sink that records lines (and the empty line of tables)."""
 

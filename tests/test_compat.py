@@ -3,7 +3,6 @@ here, its hashes are reproduced, and what this project writes is byte-identical.
 import json
 import os
 import shutil
-import tarfile
 
 import numpy as np
 import pytest
@@ -13,15 +12,14 @@ from jug import value
 from jug.jug import init
 from jug.subcommands import status as status_module
 from jug.options import default_options
+from jugtest import DATA, extract_data
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
 with open(os.path.join(DATA, 'expected.json')) as expected_file:
     EXPECTED = json.load(expected_file)
 
 
 def _extract(archive, where):
-    with tarfile.open(os.path.join(DATA, archive)) as tar:
-        tar.extractall(where)
+    extract_data(archive, where)
     shutil.copy(os.path.join(DATA, 'interop.py'), where)
     return where
 

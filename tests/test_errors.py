@@ -4,7 +4,7 @@ import pytest
 from jug.errors import (JugError, JugExit, MissingPackageError, OptionError, StopRequested,
                         mark_store_error, store_error_message)
 from jug.jug import main
-from jug.subcommands import SubCommand, cmdapi
+from jug.subcommands import SubCommand
 
 
 def test_jug_exit_is_a_system_exit_with_code_and_message():
@@ -33,9 +33,9 @@ def test_store_message_is_a_note_and_the_exception_keeps_its_type():
 
 
 @pytest.fixture
-def command(monkeypatch):
-    """Register a throwaway command whose run raises what the test puts in `raises`."""
-    saved = cmdapi._commands.copy()
+def command():
+    """Register a throwaway command whose run raises what the test puts in `raises`
+    (conftest.py restores the registry afterwards)."""
     raises = []
 
     class Throws(SubCommand):
@@ -47,9 +47,7 @@ def command(monkeypatch):
         def run(self, *args, **kwargs):
             raise raises[0]
     Throws()
-    yield raises
-    cmdapi._commands.clear()
-    cmdapi._commands.update(saved)
+    return raises
 
 
 @pytest.mark.parametrize('error, code, stderr', [

@@ -93,7 +93,8 @@ def test_set_trace_of_spec():
             chunks.append(bytes(data))
 
     hash_update(Recorder(), [('hash1', {2, 1})])
-    p4 = lambda x: pickle.dumps(x, protocol=4)
+    def p4(x):
+        return pickle.dumps(x, protocol=4)
     assert b''.join(chunks) == b''.join([p4('hash1'), b'set', p4(0),
                       p4(b'2ef6880978eebfe2f3c57ed41214b457de0ac997'), p4(1),
                       p4(b'9d016a3f66964ffa7cb4a0f987187adcc1448985')])

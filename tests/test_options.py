@@ -12,12 +12,10 @@ from jug.task import Task
 
 
 @pytest.fixture(autouse=True)
-def keep_argv_and_logging(monkeypatch, tmp_path):
-    monkeypatch.setattr(sys, 'argv', list(sys.argv))
+def no_user_configuration(monkeypatch, tmp_path):
+    """No ~/.config/jug/jugrc of the person running the tests (argv and the logging
+    level are restored by conftest.py)."""
     monkeypatch.setenv('HOME', str(tmp_path / 'home'))
-    level = logging.getLogger().level
-    yield
-    logging.getLogger().setLevel(level)
 
 
 def test_chain_lookup_and_missing():
@@ -172,7 +170,8 @@ def test_set_jugdir():
 
 def _imported_modules(module):
     import ast
-    tree = ast.parse(open(module.__file__).read())
+    with open(module.__file__) as source:
+        tree = ast.parse(source.read())
     return {node.module for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.level > 0} | \
         {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)

@@ -39,7 +39,8 @@ def test_packing_while_workers_run(tmp_path, monkeypatch):
         assert packed.returncode == 0, packed.stderr
         packs += 1
     for w in workers:
-        assert w.wait() == 0, w.stderr.read()
+        _, err = w.communicate()
+        assert w.returncode == 0, err
     assert packs >= 2
     assert subprocess.run(jug_command('check', 'packme.py'), cwd=tmp_path,
                           env=jug_env()).returncode == 0

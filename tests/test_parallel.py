@@ -199,7 +199,8 @@ def test_jobs_stop_on_a_signal_and_release_their_locks(tmp_path, sig, code):
     workers = _lock_pids(tmp_path)
     assert len(workers) == 3 and proc.pid not in workers
     proc.send_signal(sig)  # what the terminal's Ctrl-C sends (to the parent's group)
-    assert proc.wait(timeout=30) == code
+    proc.communicate(timeout=30)
+    assert proc.returncode == code
     assert _locks(tmp_path) == []
     for pid in workers:
         with pytest.raises(ProcessLookupError):

@@ -1,9 +1,8 @@
 """Helpers for the store tests: Jug 2.7 data directories and a fake redis client."""
 import json
 import os
-import tarfile
 
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data')
+from jugtest import DATA, extract_data
 
 # interop.py creates its tasks in this order; expected.json names hashes "<task name>#<index>".
 # Each entry: variable (or variable[index]) whose value in expected.json["values"] the
@@ -42,9 +41,7 @@ def expected_value(spec):
 
 def extract(dest, archive):
     """Extract a tests/data tarball into `dest`; return the path of interop.jugdata."""
-    with tarfile.open(os.path.join(DATA, archive)) as tar:
-        tar.extractall(dest, filter='data')
-    return str(dest / 'interop.jugdata')
+    return str(extract_data(archive, dest) / 'interop.jugdata')
 
 
 class FakeRedis:

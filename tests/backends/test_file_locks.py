@@ -20,6 +20,11 @@ def store(tmp_path):
     return file_store(str(tmp_path / 'jugdata'))
 
 
+def _text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def _write_lock(store, text, mtime=None):
     lock = store.getlock(KEY)
     os.makedirs(os.path.dirname(lock.fullname), exist_ok=True)
@@ -60,13 +65,14 @@ def test_dead_process_on_this_host_is_stale_even_for_jug27_locks(store):
     assert 'is gone' in lock.stale_reason()
     assert lock.holder_state() == LOCK_STALE
     assert store.getlock(KEY).get()  # taken over
-    assert parse_lock(open(lock.fullname).read()).pid == os.getpid()
+    assert parse_lock(_text(lock.fullname)).pid == os.getpid()
 
 
 def test_reused_pid_is_stale(store):
     me = os.getpid()
     space = leases.process_space_id()
-    lock = _write_lock(store, jug27_lock_text(me, leases.nodename()) + f'Jug-lease: 600 1 tok {space}\n')
+    lock = _write_lock(store, jug27_lock_text(me, leases.nodename())
+                       + f'Jug-lease: 600 1 tok {space}\n')
     assert 'reused' in lock.stale_reason()
 
 
@@ -118,7 +124,8 @@ def test_expired_lease_is_stale_but_jug27_lock_never_by_age(store):
 
 
 def test_failed_lock_is_never_stale(store):
-    lock = _write_lock(store, jug27_lock_text(dead_pid(), leases.nodename()), mtime=FAILED_LOCK_MTIME)
+    lock = _write_lock(store, jug27_lock_text(dead_pid(), leases.nodename()),
+                       mtime=FAILED_LOCK_MTIME)
     assert lock.is_failed() and not lock.is_stale()
     assert not store.getlock(KEY).get()
 
@@ -131,7 +138,8 @@ def _race(jugdir, barrier, results):
 
 @pytest.mark.parametrize('round', range(3))
 def test_exactly_one_of_many_processes_takes_over(store, round):
-    _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n', mtime=time.time() - 60)
+    _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
+                mtime=time.time() - 60)
     context = multiprocessing.get_context('fork')
     barrier = context.Barrier(6)
     results = context.Queue()
@@ -144,7 +152,7 @@ def test_exactly_one_of_many_processes_takes_over(store, round):
         w.join(timeout=30)
     winners = [pid for pid, won in outcomes if won]
     assert len(winners) == 1
-    holder = parse_lock(open(store.getlock(KEY).fullname).read())
+    holder = parse_lock(_text(store.getlock(KEY).fullname))
     assert holder.pid == winners[0]
     assert os.listdir(os.path.join(store.jugdir, 'locks')) == [KEY.decode() + '.lock']
 
@@ -155,7 +163,7 @@ def test_takeover_refuses_a_lock_changed_since_it_was_judged(store):
     judged, _ = read_lock(lock.fullname)
     os.utime(lock.fullname)  # its holder refreshed it meanwhile
     assert not file_locks.take_over(lock.fullname, judged, b'new', 0o666)
-    assert 'tok' in open(lock.fullname).read()
+    assert 'tok' in _text(lock.fullname)
 
 
 def test_abandoned_takeover_marker_is_superseded(store):
@@ -194,7 +202,7 @@ def test_release_keeps_a_lock_taken_over_by_someone_else(store):
             f.write(jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 600 9 theirs\n')
         time.sleep(0.15)
     lock.release()
-    assert 'theirs' in open(lock.fullname).read()
+    assert 'theirs' in _text(lock.fullname)
 
 
 def test_live_worker_lock_is_kept_by_safe_cleanup(store):

@@ -442,8 +442,19 @@ def test_lock_is_exclusive_across_threads(jugdir):
     assert len(winners) == 1
 
 
-def test_release_ignores_errors(store):
-    store.getlock(H1).release()
+def test_release_ignores_errors(store, monkeypatch, caplog):
+    lock = store.getlock(H1)
+    lock.release()  # not held: nothing to do, no error
+    assert lock.get()
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, 'Permission denied', path)
+    monkeypatch.setattr(os, 'unlink', refuse)  # e.g. the jugdir became read-only
+    with caplog.at_level(logging.WARNING):
+        lock.release()  # runs in `finally` blocks: must not raise
+    monkeypatch.undo()
+    assert 'could not remove the lock file' in caplog.text
+    assert lock.is_locked()  # left in place: stale once this process is gone
 
 
 # --- user errors -----------------------------------------------------------------------------

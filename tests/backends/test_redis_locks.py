@@ -112,6 +112,8 @@ def holder(redis_url):
             child.send_signal(signal.SIGCONT)
             child.kill()
         child.wait()
+        child.stdin.close()
+        child.stdout.close()
 
 
 def test_frozen_holder_is_taken_over_after_its_lease(store, raw, holder):

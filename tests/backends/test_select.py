@@ -61,11 +61,7 @@ def test_redis_missing(monkeypatch):
         select('redis:')
 
 
-def test_register_new_form(monkeypatch):
-    import sys
-    module = sys.modules['jug.backends.select']  # jug.backends.select is the function
-    monkeypatch.setattr(module, '_PREFIXES', dict(module._PREFIXES))
-    monkeypatch.setattr(module, '_EXACT', dict(module._EXACT))
+def test_register_new_form():
     made = []
     register_jugdir_form('mine:', lambda jugdir: made.append(jugdir) or dict_store())
     register_jugdir_form('exactly-this', lambda jugdir: 'exact', exact=True)
@@ -75,11 +71,7 @@ def test_register_new_form(monkeypatch):
     assert type(select('exactly-this/not')) is file_store
 
 
-def test_is_shared_is_decided_without_creating_the_store(tmp_path, monkeypatch):
-    import sys
-    module = sys.modules['jug.backends.select']
-    monkeypatch.setattr(module, '_PREFIXES', dict(module._PREFIXES))
-    monkeypatch.setattr(module, '_PRIVATE', set(module._PRIVATE))
+def test_is_shared_is_decided_without_creating_the_store(tmp_path):
     backend = tmp_path / 'state.pickle'
     assert not is_shared('dict_store') and not is_shared(f'dict_store:{backend}')
     assert not backend.exists()

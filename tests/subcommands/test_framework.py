@@ -10,15 +10,8 @@ from jug.subcommands import (NoSuchCommandError, SubCommand, SubCommandError, cm
 
 @pytest.fixture
 def registry():
-    """Let a test register commands, then restore the registry and defaults."""
-    saved = cmdapi._commands.copy()
-    saved_defaults = dict(vars(cmdapi.default_options))
-    yield cmdapi
-    cmdapi._commands.clear()
-    cmdapi._commands.update(saved)
-    for key in list(vars(cmdapi.default_options)):
-        if key not in saved_defaults:
-            delattr(cmdapi.default_options, key)
+    """The registry, for tests that register commands (conftest.py restores it)."""
+    return cmdapi
 
 
 def test_builtin_commands_registered():

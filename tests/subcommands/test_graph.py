@@ -87,7 +87,8 @@ def test_dot_is_run(jug_options, tmp_path, monkeypatch):
     options = jug_options('simple', graph_format='svg')
     store, _ = init(options.jugfile, options.jugdir)
     assert graph(store, options) == 0
-    assert (tmp_path / 'args.txt').read_text().split() == ['simple.dot', '-Tsvg', '-o', 'simple.svg']
+    assert (tmp_path / 'args.txt').read_text().split() == \
+        ['simple.dot', '-Tsvg', '-o', 'simple.svg']
     assert (tmp_path / 'simple.svg').read_text() == 'drawn\n'
     assert options.print_out == ['Wrote simple.dot and simple.svg']
 

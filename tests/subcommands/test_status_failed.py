@@ -167,5 +167,6 @@ def test_end_to_end_after_jug_execute(run_jug, tmp_path):
     for x, (head, where, code) in zip((2, 5, 8), zip(*[iter(failures)] * 3)):
         assert head.startswith('failing.some_fail ')
         assert f': ValueError: failing on purpose for {x} (on {os.uname().nodename}, pid ' in head
-        assert where.startswith('    File "') and where.endswith('failing.py", line 8, in some_fail')
+        assert where.startswith('    File "')
+        assert where.endswith('failing.py", line 8, in some_fail')
         assert code == "      raise ValueError(f'failing on purpose for {x}')"
