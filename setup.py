@@ -80,7 +80,7 @@ setup(
     long_description=read_long_description(),
     long_description_content_type='text/x-rst',
     packages=find_packages(where=HERE, include=['jug', 'jug.*']),
-    package_data={'jug': SKILL_PATTERNS},
+    package_data={'jug': SKILL_PATTERNS + ['py.typed']},
     include_package_data=True,
     python_requires='>=3.9',
     install_requires=[],

@@ -3,8 +3,15 @@
 ``barrier()`` and ``bvalue()`` raise ``BarrierError``, which ``jug.jug.init`` catches
 (docs/barriers.rst).  Layer 3: imports only ``jug.task``.
 """
+from __future__ import annotations
+
 from . import task as _task_module
 from .task import Task, recursive_dependencies, value
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 __all__ = ['BarrierError', 'barrier', 'bvalue']
 
@@ -13,7 +20,7 @@ class BarrierError(Exception):
     """Raised when a barrier is hit: some earlier task has no result yet."""
 
 
-def _can_load_limit_recursion(tsk, alltasks):
+def _can_load_limit_recursion(tsk: Task, alltasks: Iterable[Task]) -> bool:
     """``tsk.can_load()``, also for dependency chains deeper than the recursion limit.
 
     Hashing a task hashes its dependencies recursively.  If that overflows, the hashes
@@ -30,7 +37,7 @@ def _can_load_limit_recursion(tsk, alltasks):
         return tsk.can_load()
 
 
-def barrier():
+def barrier() -> None:
     """Stop executing the jugfile here unless every task created so far has a result.
 
     Usage: ``barrier()`` in a jugfile, before code that needs earlier results.
@@ -46,12 +53,12 @@ def barrier():
             raise BarrierError()
 
 
-def _is_noload(obj) -> bool:
+def _is_noload(obj: Any) -> bool:
     # jug.io.NoLoad carries a class marker, so this module need not import jug.io.
     return getattr(type(obj), '_jug_no_load', False)
 
 
-def _all_loadable(obj, alltasks):
+def _all_loadable(obj: Any, alltasks: Iterable[Task]) -> bool:
     """Whether every task that ``value(obj)`` would need has its value available."""
     pending = [obj]
     while pending:
@@ -75,7 +82,7 @@ def _all_loadable(obj, alltasks):
     return True
 
 
-def bvalue(t):
+def bvalue(t: Any) -> Any:
     """Return ``value(t)``, or hit a barrier if it is not available yet.
 
     Usage: ``n = bvalue(count_task)`` in a jugfile.

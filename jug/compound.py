@@ -4,24 +4,31 @@
 once the final result is stored the inner tasks are never created again
 (docs/compound.rst).  Layer 3: imports only ``jug.task``.
 """
+from __future__ import annotations
+
 import functools
 
 from . import task as _task_module
 from .task import Task
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 __all__ = ['CompoundTask', 'CompoundTaskGenerator', 'compound_task_execute']
 
 
-def compound_task_execute(x, h):
+def compound_task_execute(x: Any, h: bytes) -> Any:
     """Return ``x`` (the value of the inner result); ``h`` only distinguishes tasks."""
     return x
 
 
-def _noop_check_hash():
+def _noop_check_hash() -> None:
     pass
 
 
-def CompoundTask(f, *args, **kwargs):
+def CompoundTask(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
     """Build the tasks of ``f(*args, **kwargs)`` unless its final result is stored.
 
     Usage: ``result = CompoundTask(pipeline, inputs)``
@@ -41,12 +48,13 @@ def CompoundTask(f, *args, **kwargs):
     key = outer.hash()
     inner = f(*args, **kwargs)
     final = Task(compound_task_execute, inner, key)
-    final.__jug_hash__ = _task_module._Constant(key)
-    final._check_hash = _noop_check_hash
+    # the hash (and its check) of the outer task, set on this instance only
+    final.__jug_hash__ = _task_module._Constant(key)  # type: ignore[method-assign]
+    final._check_hash = _noop_check_hash  # type: ignore[method-assign]
     return final
 
 
-def CompoundTaskGenerator(f):
+def CompoundTaskGenerator(f: Callable[..., Any]) -> Callable[..., Task]:
     """Decorator: calls of ``f`` become ``CompoundTask(f, ...)``.
 
     Usage::
@@ -56,7 +64,7 @@ def CompoundTaskGenerator(f):
             return reduce_step([step(x) for x in inputs])
     """
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Task:
         return CompoundTask(f, *args, **kwargs)
-    wrapper.f = f
+    wrapper.f = f  # type: ignore[attr-defined]  # an attribute of the decorated function
     return wrapper

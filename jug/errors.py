@@ -136,7 +136,8 @@ def mark_store_error(error: BaseException, message: str) -> BaseException:
     """
     notes = list(getattr(error, '__notes__', ()))
     notes.append(_STORE_NOTE + message)
-    error.__notes__ = notes  # what BaseException.add_note does (Python 3.11+)
+    # what BaseException.add_note does (Python 3.11+, whose stubs alone declare __notes__)
+    error.__notes__ = notes  # type: ignore[attr-defined,unused-ignore]
     return error
 
 

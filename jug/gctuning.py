@@ -11,8 +11,15 @@ Inside :func:`fewer_collections` a pass runs only every :data:`BULK_THRESHOLD` n
 objects instead (cyclic garbage is still collected, only less often); the previous
 setting is restored afterwards, so the tasks themselves run with Python's defaults.
 """
+from __future__ import annotations
+
 import contextlib
 import gc
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 __all__ = ['fewer_collections', 'BULK_THRESHOLD']
 
@@ -21,7 +28,7 @@ BULK_THRESHOLD = 50_000
 
 
 @contextlib.contextmanager
-def fewer_collections():
+def fewer_collections() -> Iterator[None]:
     """Make the garbage collector run rarely inside the ``with`` block.
 
     Usage: ``with fewer_collections(): load_a_million_tasks()``

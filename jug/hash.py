@@ -4,9 +4,16 @@ Owns ``hash_update`` and ``hash_one``.  Layer 0: imports nothing from jug, keeps
 state besides constant caches, and never imports numpy (an array can only reach the
 hasher if the jugfile already imported numpy, so ``sys.modules`` is consulted).
 """
+from __future__ import annotations
+
 import hashlib
 import pickle
 import sys
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 #: The pickle protocol used for hashing.  Pinned: hashes must not change when Python's
 #: ``pickle.DEFAULT_PROTOCOL`` does, or every existing jugdir would be invalidated.
@@ -21,7 +28,7 @@ _NAME_PICKLES = {name: pickle.dumps(name, _PICKLE_PROTOCOL)
                  for name in ('name', 'args', 'kwargs', 'hash1', 'base', 'f')}
 
 
-def new_hash_object():
+def new_hash_object() -> hashlib._Hash:
     """Return a fresh hash object of the kind task hashes use (SHA-1).
 
     Usage: ``M = new_hash_object()``
@@ -29,7 +36,7 @@ def new_hash_object():
     return hashlib.sha1()
 
 
-def _pickled_name(name) -> bytes:
+def _pickled_name(name: Any) -> bytes:
     """Return the protocol-4 pickle of a ``hash_update`` name, from the cache if possible."""
     kind = type(name)
     if kind is int and 0 <= name < 256:
@@ -41,7 +48,7 @@ def _pickled_name(name) -> bytes:
     return pickle.dumps(name, _PICKLE_PROTOCOL)
 
 
-def hash_update(M, elems):
+def hash_update(M: Any, elems: Iterable[tuple[Any, Any]]) -> Any:
     """Feed ``(name, obj)`` pairs into the hash object ``M`` and return ``M``.
 
     Usage: ``hash_update(M, [('name', b'mod.f'), ('args', args)])``
@@ -57,7 +64,7 @@ def hash_update(M, elems):
     -------
     M : hash object
     """
-    chunks = []
+    chunks: list[bytes] = []
     _feed_pairs(M, chunks, elems)
     _flush(M, chunks)
     return M
@@ -68,13 +75,13 @@ def hash_update(M, elems):
 # updates, and one large update is much faster than many small ones).  Only large
 # array buffers are passed to M directly, after flushing, to avoid copying them.
 
-def _flush(M, chunks) -> None:
+def _flush(M: Any, chunks: list[bytes]) -> None:
     if chunks:
         M.update(b''.join(chunks))
         chunks.clear()
 
 
-def _feed_pairs(M, chunks, elems) -> None:
+def _feed_pairs(M: Any, chunks: list[bytes], elems: Iterable[tuple[Any, Any]]) -> None:
     for name, obj in elems:
         chunks.append(_pickled_name(name))
         _feed_one(M, chunks, obj)
@@ -87,7 +94,7 @@ _PICKLED_TYPES = frozenset([int, float, str, bytes, bool, type(None), complex])
 _MAX_CHUNKS = 8192
 
 
-def _feed_sequence(M, chunks, items) -> None:
+def _feed_sequence(M: Any, chunks: list[bytes], items: Iterable[Any]) -> None:
     # _feed_one, inlined for the commonest elements: small ints, strings, floats...
     small_ints = _SMALL_INT_PICKLES
     plain = _PICKLED_TYPES
@@ -105,7 +112,7 @@ def _feed_sequence(M, chunks, items) -> None:
             _flush(M, chunks)
 
 
-def _feed_one(M, chunks, obj) -> None:
+def _feed_one(M: Any, chunks: list[bytes], obj: Any) -> None:
     """Hash one object (the rules a–f of docs/hashing.rst, in order)."""
     kind = type(obj)
     if kind in _PICKLED_TYPES:
@@ -137,16 +144,16 @@ def _feed_one(M, chunks, obj) -> None:
         chunks.append(pickle.dumps(obj, _PICKLE_PROTOCOL))
 
 
-def _first(pair):
+def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
 
 
-def _is_plain_ndarray(obj) -> bool:
+def _is_plain_ndarray(obj: Any) -> bool:
     numpy = sys.modules.get('numpy')
     return numpy is not None and type(obj) is numpy.ndarray
 
 
-def _feed_ndarray(M, chunks, arr) -> None:
+def _feed_ndarray(M: Any, chunks: list[bytes], arr: Any) -> None:
     """Hash an exact ``numpy.ndarray``: dtype and shape pickles, then its C-order data."""
     chunks.append(b'np.ndarray')
     chunks.append(pickle.dumps(arr.dtype, _PICKLE_PROTOCOL))
@@ -163,7 +170,7 @@ def _feed_ndarray(M, chunks, arr) -> None:
         M.update(arr.copy().data)
 
 
-def _contains_task(obj) -> bool:
+def _contains_task(obj: Any) -> bool:
     """Tell whether a Task or Tasklet is anywhere inside ``obj``.
 
     Walks ``__jug_dependencies__``, lists, tuples, sets, frozensets and dict values.
@@ -187,7 +194,7 @@ def _contains_task(obj) -> bool:
 
 #: P4('kwargs') + b'dict': what every task hash has between its args and its kwargs.
 _KWARGS_TAG = pickle.dumps('kwargs', _PICKLE_PROTOCOL) + b'dict'
-_task_prefixes = {}
+_task_prefixes: dict[str, bytes] = {}
 
 
 def _task_prefix(name: str) -> bytes:
@@ -201,7 +208,7 @@ def _task_prefix(name: str) -> bytes:
     return prefix
 
 
-def hash_task(name, args, kwargs) -> bytes:
+def hash_task(name: str, args: Iterable[Any], kwargs: dict[Any, Any]) -> bytes:
     """Return the key of a task (docs/hashing.rst) as 40 hex characters in bytes.
 
     Usage: ``hash_task('builtins.sum', ([1, 2],), {})``  →  ``b'4b5c3a8c...'``
@@ -220,7 +227,7 @@ def hash_task(name, args, kwargs) -> bytes:
     return M.hexdigest().encode('utf-8')
 
 
-def hash_one(obj) -> bytes:
+def hash_one(obj: Any) -> bytes:
     """Return the hex SHA-1 digest (as bytes) identifying ``obj``.
 
     Usage: ``hash_one([1, 2, 3])``  →  ``b'50adb8d4...'``

@@ -9,12 +9,22 @@ Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never
 ``jug.jug``, ``jug.options`` or ``jug.subcommands``.  numpy, yaml and json are imported
 where they are used, to keep ``import jug`` cheap.
 """
+from __future__ import annotations
+
 import pickle
 import sys
 import textwrap
 import warnings
 
 from .task import Tasklet, TaskGenerator, describe
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import terminal_size
+    from typing import IO, Any, Iterable, Mapping, NoReturn, Sequence
+
+    from .task import Task
 
 __all__ = ['NoLoad', 'write_task_out', 'write_metadata']
 
@@ -46,30 +56,30 @@ class NoLoad(Tasklet):
     __slots__ = ()
     _jug_no_load = True  # marker read by jug.barrier (which does not import this module)
 
-    def __init__(self, base):
+    def __init__(self, base: Any) -> None:
         super().__init__(base, _NOLOAD_OPERATION)
 
-    def __jug_value__(self):
+    def __jug_value__(self) -> NoLoad:
         return self
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> NoReturn:
         raise NotImplementedError('jug.io.NoLoad cannot be indexed; index the task '
                                   'before wrapping it: NoLoad(t[i])')
 
     @property
-    def t(self):
+    def t(self) -> Any:
         """The wrapped task (deprecated: use ``base``)."""
         warnings.warn('NoLoad.t is deprecated; use NoLoad.base', DeprecationWarning,
                       stacklevel=2)
         return self.base
 
 
-def _dump_yaml(data, stream) -> None:
+def _dump_yaml(data: Any, stream: IO[str]) -> None:
     import yaml  # optional package, imported only when used
     yaml.dump(data, stream)
 
 
-def _dump_json(data, stream) -> None:
+def _dump_json(data: Any, stream: IO[str]) -> None:
     import json
     json.dump(data, stream)
 
@@ -81,7 +91,7 @@ _METADATA_WRITERS = {
 }
 
 
-def _write_result(result, oname: str) -> None:
+def _write_result(result: Any, oname: str) -> None:
     """Write ``result`` to ``oname``: a NumPy array as ``.npy``, anything else pickled."""
     # No array can be here unless numpy was imported already, so do not import it.
     numpy = sys.modules.get('numpy')
@@ -94,7 +104,8 @@ def _write_result(result, oname: str) -> None:
 
 
 @TaskGenerator
-def _do_write_task_out(result, result_task, oname, metadata_fname, metadata_format):
+def _do_write_task_out(result: Any, result_task: NoLoad, oname: str | None,
+                       metadata_fname: str | None, metadata_format: str) -> None:
     """Write ``result`` to ``oname`` and/or the description of its task to a file.
 
     Usage: not called directly; see ``write_task_out`` and ``write_metadata``.
@@ -129,7 +140,8 @@ def _do_write_task_out(result, result_task, oname, metadata_fname, metadata_form
         _write_result(result, oname)
 
 
-def write_task_out(result, oname, metadata_fname=None, metadata_format='yaml'):
+def write_task_out(result: Any, oname: str, metadata_fname: str | None = None,
+                   metadata_format: str = 'yaml') -> Task:
     """Return a task that writes the value of ``result`` to a file.
 
     Usage: ``write_task_out(features, 'features.npy', metadata_fname='features.yaml')``
@@ -157,7 +169,7 @@ def write_task_out(result, oname, metadata_fname=None, metadata_format='yaml'):
     return _do_write_task_out(result, NoLoad(result), oname, metadata_fname, metadata_format)
 
 
-def write_metadata(result, metadata_fname, metadata_format='yaml'):
+def write_metadata(result: Any, metadata_fname: str, metadata_format: str = 'yaml') -> Task:
     """Return a task that writes a description of how ``result`` was computed.
 
     Usage: ``write_metadata(final, 'final.json', metadata_format='json')``
@@ -191,7 +203,7 @@ _FALLBACK_NAME_WIDTH = 12
 _WRAP_INDENT = '    '
 
 
-def get_terminal_size():
+def get_terminal_size() -> terminal_size:
     """Return the terminal size, ``(80, 25)`` when it cannot be found.
 
     Usage: ``columns = get_terminal_size().columns``
@@ -208,7 +220,8 @@ def get_terminal_size():
     return shutil.get_terminal_size((80, 25))
 
 
-def print_task_summary_table(options, groups):
+def print_task_summary_table(options: Any,
+                             groups: Sequence[tuple[str, Mapping[Any, int]]]) -> None:
     """Print a table of task counts per task name, one column per group.
 
     Usage: ``print_task_summary_table(options, [('Executed', executed), ('Loaded', loaded)])``
@@ -239,7 +252,7 @@ def print_task_summary_table(options, groups):
     if width <= 8:
         width = _FALLBACK_NAME_WIDTH
 
-    def line(cells, name: str) -> str:
+    def line(cells: Iterable[Any], name: str) -> str:
         return ''.join(f'{cell!s:>{_CELL_WIDTH}}' for cell in cells) + _GAP + name.ljust(width)
 
     rule_length = _CELL_WIDTH * len(groups) + len(_GAP) + width

@@ -26,6 +26,14 @@ from .errors import OptionError
 from .jug import check_jugfile, main
 from .summary import RunSummary
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, Callable, NoReturn
+
+    from .optionchain import Options
+
 __all__ = ['parse_jobs', 'run_workers', 'worker_arguments']
 
 #: Flags of ``jug execute`` passed on to the workers when set (option name → flag).
@@ -49,7 +57,7 @@ _VALUES = {
 }
 
 
-def parse_jobs(value) -> int:
+def parse_jobs(value: Any) -> int:
     """Return the number of workers ``-j VALUE`` asks for.
 
     Usage: ``parse_jobs('auto')`` → the number of CPUs this process may use
@@ -83,7 +91,7 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def worker_arguments(options, report: str) -> list:
+def worker_arguments(options: Options, report: str) -> list[str]:
     """Return the ``jug`` arguments of one worker of ``jug execute -j``.
 
     Usage: ``jug.jug.main(['jug'] + worker_arguments(options, '/tmp/report.json'))``
@@ -110,10 +118,10 @@ def worker_arguments(options, report: str) -> list:
 class _Worker:
     """A worker process: its pid, and how to wait for its exit code."""
 
-    def __init__(self, pid: int, wait) -> None:
+    def __init__(self, pid: int, wait: Callable[[], int]) -> None:
         self.pid = pid
         self._wait = wait
-        self.code = None
+        self.code: int | None = None
 
     def wait(self) -> int:
         """Wait for the worker; return its exit code as a shell gives it (128 + N when
@@ -124,7 +132,7 @@ class _Worker:
         return self.code
 
 
-def _start(arguments: list) -> _Worker:
+def _start(arguments: list[str]) -> _Worker:
     """Start a worker running ``jug`` with `arguments`, in its own process group.
 
     Forked where the system can (cheap: jug is imported already, and the jugfile is
@@ -140,7 +148,7 @@ def _start(arguments: list) -> _Worker:
     return _Worker(pid, lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 
 
-def _run_forked(arguments: list) -> None:
+def _run_forked(arguments: list[str]) -> NoReturn:
     """In a forked worker: run ``jug`` as a new process would, then exit."""
     code = 1
     try:
@@ -173,7 +181,7 @@ def _exit_status(e: SystemExit) -> int:
     return 1
 
 
-def _spawn(arguments: list) -> _Worker:
+def _spawn(arguments: list[str]) -> _Worker:
     """Start a worker as ``python -m jug``, this very copy of jug first on the path."""
     import subprocess  # lazy, as this module: only -j needs it
     env = dict(os.environ)
@@ -186,7 +194,7 @@ def _spawn(arguments: list) -> _Worker:
     return _Worker(process.pid, process.wait)
 
 
-def run_workers(options, jobs: int) -> tuple:
+def run_workers(options: Options, jobs: int) -> tuple[RunSummary | None, int]:
     """Run `jobs` workers of ``jug execute`` and wait for all of them.
 
     Usage: ``summary, code = run_workers(options, 4)``
@@ -207,7 +215,7 @@ def run_workers(options, jobs: int) -> tuple:
     reports = [_new_report_file() for _ in range(jobs)]
     workers: list = []
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         for worker in workers:
             if worker.code is None:
                 try:
@@ -240,7 +248,7 @@ def _new_report_file() -> str:
     return path
 
 
-def _read_report(path: str):
+def _read_report(path: str) -> RunSummary | None:
     try:
         with open(path, encoding='utf-8') as f:
             text = f.read()

@@ -3,6 +3,8 @@
 Layer 4 (docs/architecture.rst): imports the model, the vocabulary and ``jug.options``; reaches
 the subcommands only through ``main``, which looks them up in the registry.
 """
+from __future__ import annotations
+
 import logging
 import os
 import sys
@@ -16,6 +18,13 @@ from .gctuning import fewer_collections
 from .options import commands, parse, set_jugdir
 from .scheduler import ExecutionState, execution_loop  # noqa: F401  (their public home)
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, Sequence
+
+    from .optionchain import Options
+
 silent = False  # kept for callers that set it (Jug 2.7 compatibility); unused
 
 _is_jug_running = False
@@ -27,7 +36,7 @@ EXIT_INTERRUPTED = 130
 
 
 
-def is_jug_running():
+def is_jug_running() -> bool:
     """Whether this process is running under the ``jug`` command.
 
     Usage: ``if not jug.is_jug_running(): ...`` (e.g. in a jugfile also run as a script)
@@ -35,7 +44,7 @@ def is_jug_running():
     return _is_jug_running
 
 
-def _jugfile_error(jugfile, error, on_error):
+def _jugfile_error(jugfile: str, error: Exception, on_error: str) -> NoReturn:
     """Report an error raised while loading the jugfile (as Jug 2.7 does)."""
     logging.critical(f"Could not import file '{jugfile}' (error: {error})")
     if on_error == 'propagate':
@@ -45,13 +54,14 @@ def _jugfile_error(jugfile, error, on_error):
     elif isinstance(error, SyntaxError):
         sys.stdout.write(''.join(traceback.format_exception_only(type(error), error)))
     else:
-        # Show the jugfile's frames, not init's own.
-        traceback.print_exception(type(error), error, error.__traceback__.tb_next,
+        # Show the jugfile's frames, not init's own (a caught exception has a traceback).
+        traceback.print_exception(type(error), error,
+                                  error.__traceback__.tb_next,  # type: ignore[union-attr]
                                   file=sys.stdout)
     raise JugExit(1)
 
 
-def check_jugfile(jugfile):
+def check_jugfile(jugfile: str) -> None:
     """Raise the JugfileError ``init`` would raise if `jugfile` cannot be read.
 
     Usage: ``check_jugfile('analysis.py')`` (before starting workers that load it)
@@ -59,7 +69,7 @@ def check_jugfile(jugfile):
     _read_jugfile(jugfile)
 
 
-def _read_jugfile(jugfile):
+def _read_jugfile(jugfile: str) -> bytes:
     try:
         with open(jugfile, 'rb') as source:
             return source.read()
@@ -71,7 +81,8 @@ def _read_jugfile(jugfile):
         raise JugfileError(f"cannot read jugfile '{jugfile}': {e.strerror}") from None
 
 
-def init(jugfile=None, jugdir=None, on_error='exit', store=None):
+def init(jugfile: str | None = None, jugdir: Any = None, on_error: str = 'exit',
+         store: Any = None) -> tuple[Any, dict[str, Any]]:
     """Load a jugfile (creating its tasks) and set up the store.
 
     Usage: ``store, jugspace = jug.init('analysis.py', 'analysis.jugdata')``
@@ -115,7 +126,7 @@ def init(jugfile=None, jugdir=None, on_error='exit', store=None):
     return _task_module.Task.store, jugspace
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the ``jug`` command line (``argv`` includes the program name).
 
     Usage: ``jug.jug.main(['jug', 'status', 'analysis.py'])``
@@ -136,7 +147,7 @@ def main(argv=None):
     sys.exit(retval)  # the one place where jug ends the process
 
 
-def _main(argv):
+def _main(argv: Sequence[str]) -> int:
     """Parse the command line and run the subcommand; return its exit code."""
     options = parse(argv[1:])
     store = None
@@ -157,7 +168,7 @@ def _main(argv):
             store.close()
 
 
-def _report(options, error):
+def _report(options: Options, error: Exception) -> int | None:
     """Handle an exception that reached ``main``; return the exit code, or None to let
     it propagate (a bug or a task's error: Python prints the traceback, exit 1).
 
@@ -177,7 +188,7 @@ def _report(options, error):
     return 1
 
 
-def main_execute():
+def main_execute() -> NoReturn:
     """Entry point of ``jug-execute``: ``jug execute`` with the given arguments."""
     argv = list(sys.argv)
     argv.insert(1, 'execute')

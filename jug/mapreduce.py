@@ -9,6 +9,8 @@ Layer 3: may import ``jug.task``, ``jug.hash``, ``jug.backends`` and the other
 vocabulary modules (``jug.utils``); never ``jug.jug``, ``jug.options`` or
 ``jug.subcommands``.
 """
+from __future__ import annotations
+
 import functools
 import operator
 
@@ -16,10 +18,17 @@ from .hash import hash_one
 from .task import Task, TaskletMixin, value
 from .utils import identity
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Iterator, Sequence
+
+    from .task import Tasklet
+
 __all__ = ['mapreduce', 'map', 'currymap', 'reduce']
 
 
-def _as_sequence(inputs):
+def _as_sequence(inputs: Any) -> Sequence[Any]:
     """Return ``inputs`` if it has ``len`` and slicing, else its elements as a list.
 
     Generators and other iterators are consumed once, here; sequences are kept as
@@ -31,7 +40,7 @@ def _as_sequence(inputs):
     return list(inputs)
 
 
-def _break_up(lst, step):
+def _break_up(lst: Any, step: int) -> Iterator[Any]:
     """Yield the consecutive slices ``lst[0:step]``, ``lst[step:2*step]``, ...
 
     Works on anything with ``len`` and slicing (lists, ranges, numpy arrays).
@@ -40,7 +49,7 @@ def _break_up(lst, step):
         yield lst[start:start + step]
 
 
-def _get_function(f):
+def _get_function(f: Any) -> Any:
     """Return the plain function behind a TaskGenerator (other callables unchanged).
 
     Side effect kept for compatibility (docs/hashing.rst): the plain function is given a
@@ -54,7 +63,7 @@ def _get_function(f):
     return f
 
 
-def _jug_map_reduce(reducer, mapper, inputs):
+def _jug_map_reduce(reducer: Any, mapper: Any, inputs: Iterable[Any]) -> Any:
     """Task body: map ``mapper`` over one block of inputs and fold with ``reducer``."""
     reducer = _get_function(reducer)
     mapper = _get_function(mapper)
@@ -65,24 +74,25 @@ def _jug_map_reduce(reducer, mapper, inputs):
     return functools.reduce(reducer, mapped)
 
 
-def _jug_reduce(reducer, inputs):
+def _jug_reduce(reducer: Any, inputs: Iterable[Any]) -> Any:
     """Task body: fold a list of partial results with ``reducer``."""
     return functools.reduce(_get_function(reducer), inputs)
 
 
-def _jug_map(mapper, inputs):
+def _jug_map(mapper: Any, inputs: Iterable[Any]) -> list[Any]:
     """Task body: the list of ``mapper(x)`` for one block of inputs."""
     mapper = _get_function(mapper)
     return [mapper(x) for x in inputs]
 
 
-def _jug_map_curry(mapper, inputs):
+def _jug_map_curry(mapper: Any, inputs: Iterable[Any]) -> list[Any]:
     """Task body: the list of ``mapper(*args)`` for one block of argument tuples."""
     mapper = _get_function(mapper)
     return [mapper(*args) for args in inputs]
 
 
-def mapreduce(reducer, mapper, inputs, map_step=4, reduce_step=8):
+def mapreduce(reducer: Callable[[Any, Any], Any], mapper: Callable[[Any], Any] | None,
+              inputs: Iterable[Any], map_step: int = 4, reduce_step: int = 8) -> Task | Tasklet:
     """Compute ``functools.reduce(reducer, [mapper(x) for x in inputs])`` as a tree of tasks.
 
     Usage: ``total = mapreduce(operator.add, count_words, filenames)``
@@ -119,7 +129,8 @@ def mapreduce(reducer, mapper, inputs, map_step=4, reduce_step=8):
     return tasks[0]
 
 
-def reduce(reducer, inputs, reduce_step=8):
+def reduce(reducer: Callable[[Any, Any], Any], inputs: Iterable[Any],
+           reduce_step: int = 8) -> Task | Tasklet:
     """Reduce ``inputs`` with ``reducer`` as a tree of tasks.
 
     Usage: ``total = reduce(operator.add, partial_sums)``
@@ -141,7 +152,8 @@ def reduce(reducer, inputs, reduce_step=8):
     return mapreduce(reducer, None, inputs, reduce_step=reduce_step)
 
 
-def map(mapper, seq, map_step=4):
+def map(mapper: Callable[[Any], Any], seq: Iterable[Any],
+        map_step: int = 4) -> block_access | list[Task]:
     """Apply ``mapper`` to every element of ``seq``, ``map_step`` elements per task.
 
     Usage: ``results = map(process, inputs)``; ``results[3]``, ``results[2:5]``
@@ -171,7 +183,7 @@ def map(mapper, seq, map_step=4):
     return block_access(blocks, map_step, len(seq))
 
 
-def currymap(mapper, seq, map_step=4):
+def currymap(mapper: Callable[..., Any], seq: Iterable[Any], map_step: int = 4) -> list[Any]:
     """Apply ``mapper(*args)`` to every tuple ``args`` of ``seq``, ``map_step`` per task.
 
     Usage: ``results = currymap(compare, [(a, b), (a, c)])``
@@ -192,14 +204,14 @@ def currymap(mapper, seq, map_step=4):
     mapper = _get_function(mapper)
     if map_step == 1:
         return [Task(mapper, *args) for args in seq]
-    results = []
+    results: list[Any] = []
     for block in _break_up(_as_sequence(seq), map_step):
         task = Task(_jug_map_curry, mapper, block)
         results.extend(task[i] for i in range(len(block)))
     return results
 
 
-def _as_index(index) -> int:
+def _as_index(index: Any) -> int:
     """Return ``index`` as an int, or raise TypeError naming what was given."""
     try:
         return operator.index(index)
@@ -225,13 +237,13 @@ class block_access(TaskletMixin):
 
     __slots__ = ('blocks', 'block_size', 'len', '_hvalue')
 
-    def __init__(self, blocks, block_size, len):
+    def __init__(self, blocks: list[Task], block_size: int, len: int) -> None:
         self.blocks = blocks
         self.block_size = block_size
         self.len = len
-        self._hvalue = None
+        self._hvalue: bytes | None = None
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return block_access_slice(self, index.indices(self.len))
         i = _as_index(index)
@@ -241,10 +253,10 @@ class block_access(TaskletMixin):
             raise IndexError(f'map result index {index} out of range (length {self.len})')
         return self.blocks[i // self.block_size][i % self.block_size]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.len
 
-    def __jug_hash__(self):
+    def __jug_hash__(self) -> bytes:
         if self._hvalue is None:
             self._hvalue = hash_one({
                 'type': 'map-access',
@@ -254,23 +266,23 @@ class block_access(TaskletMixin):
             })
         return self._hvalue
 
-    def __jug_dependencies__(self):
+    def __jug_dependencies__(self) -> list[Task]:
         return self.blocks
 
-    def __jug_value__(self):
-        result = []
+    def __jug_value__(self) -> list[Any]:
+        result: list[Any] = []
         for block in self.blocks:
             result.extend(value(block))
         return result
 
-    def can_load(self):
+    def can_load(self) -> bool:
         """Whether every block's result is stored.
 
         Usage: ``results.can_load()``
         """
         return all(block.can_load() for block in self.blocks)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'block_access(<{self.len} results in {len(self.blocks)} blocks>)'
 
 
@@ -288,22 +300,22 @@ class block_access_slice(TaskletMixin):
 
     __slots__ = ('base', 'start', 'stop', 'stride', '_range', '_hvalue')
 
-    def __init__(self, access, start_stop_stride):
+    def __init__(self, access: block_access, start_stop_stride: tuple[int, int, int]) -> None:
         self.base = access
         self.start, self.stop, self.stride = start_stop_stride
         self._range = range(self.start, self.stop, self.stride)
-        self._hvalue = None
+        self._hvalue: bytes | None = None
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             sub = self._range[index]
             return block_access_slice(self.base, (sub.start, sub.stop, sub.step))
         return self.base[self._range[_as_index(index)]]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._range)
 
-    def __jug_hash__(self):
+    def __jug_hash__(self) -> bytes:
         if self._hvalue is None:
             self._hvalue = hash_one({
                 'type': 'map-access-slice',
@@ -314,23 +326,23 @@ class block_access_slice(TaskletMixin):
             })
         return self._hvalue
 
-    def __jug_dependencies__(self):
+    def __jug_dependencies__(self) -> list[Task]:
         block_size = self.base.block_size
         covering = sorted({i // block_size for i in self._range})
         return [self.base.blocks[b] for b in covering]
 
-    def __jug_value__(self):
+    def __jug_value__(self) -> list[Any]:
         block_size = self.base.block_size
         blocks = self.base.blocks
         return [value(blocks[i // block_size])[i % block_size] for i in self._range]
 
-    def can_load(self):
+    def can_load(self) -> bool:
         """Whether every block of the underlying map result is stored.
 
         Usage: ``results[2:8].can_load()``
         """
         return self.base.can_load()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f'block_access_slice(<{len(self)} of {self.base.len} results, '
                 f'range({self.start}, {self.stop}, {self.stride})>)')

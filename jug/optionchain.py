@@ -5,7 +5,14 @@ configuration files) and the subcommand framework (``jug.subcommands``, which ke
 the subcommands' defaults in an ``Options``) can use it without importing each other.
 Imports nothing from jug.
 """
+from __future__ import annotations
+
 import copy
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Literal, Mapping
 
 __all__ = ['Options']
 
@@ -24,11 +31,16 @@ class Options:
         fill the defaults lazily).
     """
 
-    def __init__(self, next, autoinit=False):
+    def __init__(self, next: Options | None,
+                 autoinit: Callable[[Options], object] | Literal[False] = False) -> None:
         self.next = next
         self._autoinit = autoinit
 
-    def __getattr__(self, name):
+    if TYPE_CHECKING:
+        # options are set as attributes of any name (``opts.jugdir = ...``)
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+    def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup failed.  Dunder names (deepcopy, pickle
         # protocols) must fail plainly, and must not trigger the autoinit.
         if name.startswith('__') and name.endswith('__'):
@@ -43,7 +55,7 @@ class Options:
             raise AttributeError(name)
         return getattr(following, name)
 
-    def _run_pending_autoinit(self):
+    def _run_pending_autoinit(self) -> None:
         autoinit = self.__dict__.get('_autoinit')
         if autoinit:
             self._autoinit = False
@@ -52,12 +64,12 @@ class Options:
         if isinstance(following, Options):
             following._run_pending_autoinit()
 
-    def update(self, values):
+    def update(self, values: Mapping[str, Any]) -> None:
         """Set every ``key: value`` of the dict ``values`` as an attribute."""
         for key, val in values.items():
             setattr(self, key, val)
 
-    def copy(self):
+    def copy(self) -> Options:
         """Return an independent, fully initialised deep copy of the whole chain."""
         self._run_pending_autoinit()
         return copy.deepcopy(self)

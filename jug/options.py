@@ -10,6 +10,8 @@ module: it registers itself here when it is imported (:func:`register_commands`;
 parsers only through what was registered.  The command modules themselves are
 plug-ins that the framework imports by name the first time they are needed.
 """
+from __future__ import annotations
+
 import argparse
 import logging
 import os
@@ -22,6 +24,11 @@ from .jug_version import __version__
 from .optionchain import Options
 from .task import Task
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any, Iterable, NoReturn, Sequence
+
 __all__ = ['Options', 'default_options', 'parse', 'set_jugdir']
 
 #: Global configuration files, first existing and readable one wins.
@@ -32,10 +39,10 @@ _FALSE_STRINGS = ('', '0', 'false', 'off', 'no', 'n')
 
 
 #: The subcommand framework (``jug.subcommands.cmdapi``), once it registered itself.
-_command_api = None
+_command_api: Any = None
 
 
-def register_commands(api) -> None:
+def register_commands(api: Any) -> None:
     """Make `api` the subcommand framework of the command line (see the module doc).
 
     Usage: ``register_commands(cmdapi)`` (``jug.subcommands`` does it when imported)
@@ -47,14 +54,14 @@ def register_commands(api) -> None:
     _command_api = api
 
 
-def commands():
+def commands() -> Any:
     """Return the registered subcommand framework (``jug.subcommands.cmdapi``)."""
     if _command_api is None:
         raise RuntimeError('jug.subcommands was not imported (import jug does it)')
     return _command_api
 
 
-def load_default_options(opt):
+def load_default_options(opt: Options) -> None:
     """Fill ``opt`` with jug's defaults (the autoinit of ``default_options``)."""
     cmdapi = commands()
     cmdapi.load_builtin_commands()
@@ -75,17 +82,17 @@ def load_default_options(opt):
 default_options = Options(None, autoinit=load_default_options)
 
 
-def _str_to_bool(s):
+def _str_to_bool(s: str) -> bool:
     """Interpret a configuration string as a boolean (``no``, ``off``, ``0``... are False)."""
     return s.strip().lower() not in _FALSE_STRINGS
 
 
-def key_to_option(s):
+def key_to_option(s: str) -> str:
     """Turn a configuration key into an option name (``wait-cycle-time`` → ``wait_cycle_time``)."""
     return s.replace('-', '_')
 
 
-def find_local_configuration_files():
+def find_local_configuration_files() -> list[str]:
     """Return the local jugrc files that apply to the current directory, closest first.
 
     Searches the current directory and, when it is inside a git repository, every
@@ -108,7 +115,7 @@ def find_local_configuration_files():
     return found
 
 
-def _enclosing_git_root(start):
+def _enclosing_git_root(start: str) -> str | None:
     current = start
     while True:
         if os.path.exists(os.path.join(current, '.git')):
@@ -119,7 +126,7 @@ def _enclosing_git_root(start):
         current = parent
 
 
-def _convert_value(option, raw, defaults):
+def _convert_value(option: str, raw: str, defaults: Any) -> Any:
     default = getattr(defaults, option, None) if defaults is not None else None
     if isinstance(default, bool):
         return _str_to_bool(raw)
@@ -128,7 +135,8 @@ def _convert_value(option, raw, defaults):
     return raw
 
 
-def _parse_config_file(fp, next_options, default_options=None):
+def _parse_config_file(fp: Iterable[str], next_options: Options,
+                       default_options: Options | None = None) -> Options:
     """Read one INI configuration file into a new ``Options`` in front of ``next_options``."""
     import configparser  # lazy: only needed when a configuration file exists
     parser = configparser.RawConfigParser()
@@ -142,7 +150,7 @@ def _parse_config_file(fp, next_options, default_options=None):
     return options
 
 
-def _open_first_readable(paths):
+def _open_first_readable(paths: Iterable[str]) -> IO[str] | None:
     for path in paths:
         try:
             return open(os.path.expanduser(path), encoding='utf-8')
@@ -151,7 +159,8 @@ def _open_first_readable(paths):
     return None
 
 
-def read_configuration_file(fp=None, default_options=None):
+def read_configuration_file(fp: Iterable[str] | None = None,
+                            default_options: Options | None = None) -> Options:
     """Build the configuration chain: explicit file, or global then local jugrc files.
 
     Usage: ``chain = read_configuration_file(None, default_options)``
@@ -171,7 +180,7 @@ def read_configuration_file(fp=None, default_options=None):
     return chain
 
 
-def add_flag(parser, option, dest, help):
+def add_flag(parser: argparse._ActionsContainer, option: str, dest: str, help: str) -> None:
     """Add a boolean flag that is None when absent, so configuration files can set it.
 
     Usage: ``add_flag(group, '--keep-going', 'execute_keep_going', 'Go on after errors')``
@@ -179,7 +188,7 @@ def add_flag(parser, option, dest, help):
     parser.add_argument(option, action='store_const', const=True, dest=dest, help=help)
 
 
-def add_common_options(parser):
+def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Add the options every subcommand accepts to ``parser``."""
     parser.add_argument('jugfile', nargs='?',
                         help='Jugfile (the Python file defining the tasks; default jugfile.py)')
@@ -196,7 +205,7 @@ def add_common_options(parser):
     add_flag(parser, '--will-cite', 'will_cite', 'Do not print the citation notice')
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """Return the ``argparse`` parser of the ``jug`` command with every subcommand."""
     cmdapi = commands()
     parser = argparse.ArgumentParser(prog='jug', description=cmdapi.usage(_print=False, exit=False),
@@ -222,7 +231,8 @@ def build_parser():
 class _PrintCompletionAction(argparse.Action):
     """``--print-completion SHELL``: print a completion script made by shtab, exit."""
 
-    def __call__(self, parser, namespace, shell, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 shell: Any, option_string: str | None = None) -> NoReturn:
         try:
             import shtab  # optional; imported only when asked for
         except ImportError:
@@ -235,7 +245,7 @@ class _PrintCompletionAction(argparse.Action):
         raise JugExit(0)
 
 
-def _maybe_autocomplete(parser):
+def _maybe_autocomplete(parser: argparse.ArgumentParser) -> None:
     if '_ARGCOMPLETE' not in os.environ:
         return
     try:
@@ -245,13 +255,14 @@ def _maybe_autocomplete(parser):
     argcomplete.autocomplete(parser)
 
 
-def _set_logging_level(verbose):
+def _set_logging_level(verbose: Any) -> None:
     level = {'debug': logging.DEBUG, 'info': logging.INFO}.get(str(verbose).lower())
     if level is not None:
         logging.getLogger().setLevel(level)
 
 
-def parse(args=None, optionsfile=None):
+def parse(args: Sequence[str] | None = None,
+          optionsfile: Iterable[str] | None = None) -> Options:
     """Parse a command line (without the program name) into an ``Options`` chain.
 
     Usage: ``options = parse(['execute', 'jugfile.py', '--keep-going'])``
@@ -267,7 +278,7 @@ def parse(args=None, optionsfile=None):
     args = list(args)
     # Everything after a `--` goes to the jugfile untouched (argparse would otherwise
     # reject options after the positional arguments).
-    passthrough = []
+    passthrough: list[str] = []
     if '--' in args:
         split = args.index('--')
         args, passthrough = args[:split], args[split + 1:]
@@ -287,7 +298,7 @@ def parse(args=None, optionsfile=None):
     return options
 
 
-def set_jugdir(jugdir):
+def set_jugdir(jugdir: Any) -> Any:
     """Select the store for ``jugdir`` and install it as ``Task.store``; return it.
 
     Usage: ``store = set_jugdir('analysis.jugdata')``

@@ -37,7 +37,7 @@ import time
 try:
     import resource  # Unix only
 except ImportError:  # pragma: no cover (Windows)
-    resource = None
+    resource = None  # type: ignore[assignment]  # an optional module, tested below
 
 from .backends.base import STATUS_FAILED, STATUS_FINISHED
 from .backends.leases import nodename  # the host name exactly as lock files give it
@@ -45,7 +45,7 @@ from .backends.leases import nodename  # the host name exactly as lock files giv
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import Any, Iterable
 
 __all__ = ['start_record', 'finish_record', 'peak_memory', 'format_record', 'format_failure',
            'traceback_tail', 'find_failed', 'failure_id', 'failure_line', 'STATUS_FINISHED',
@@ -60,13 +60,13 @@ TIME_FORMAT = '%Y-%m-%d %H:%M:%S'
 
 # --- building records ------------------------------------------------------------------
 
-def _hash_text(key) -> str:
+def _hash_text(key: Any) -> str:
     if isinstance(key, str):
         return key
     return bytes(key).decode('utf-8', 'replace')
 
 
-def start_record(task) -> dict:
+def start_record(task: Any) -> dict:
     """Start the run record of `task`, just before it runs.
 
     Usage: ``record = start_record(t)``
@@ -167,7 +167,7 @@ def finish_record(record: dict, error: BaseException | None = None) -> dict:
 # Records read back from a store may come from another version or be incomplete: the
 # functions below never assume a key is present.
 
-def _local_time(t) -> str:
+def _local_time(t: Any) -> str:
     if not isinstance(t, (int, float)) or isinstance(t, bool):
         return '?'  # time.localtime(None) would be "now"
     try:
@@ -176,7 +176,7 @@ def _local_time(t) -> str:
         return '?'
 
 
-def _format_bytes(n) -> str:
+def _format_bytes(n: Any) -> str:
     if not isinstance(n, (int, float)) or isinstance(n, bool):
         return 'unknown'
     if n < 1024:
@@ -192,7 +192,7 @@ def _host_pid(record: dict) -> str:
     return f"{record.get('host', '?')}, pid {record.get('pid', '?')}"
 
 
-def _short_hash(key) -> str:
+def _short_hash(key: Any) -> str:
     return _hash_text(key)[:SHORT_HASH]
 
 
@@ -282,7 +282,7 @@ def failure_line(record: dict) -> str:
     return f'{summary} (on {_host_pid(record)}, {when})'
 
 
-def format_failure(name: str, key, record: dict | None) -> list:
+def format_failure(name: str, key: bytes | str, record: dict | None) -> list:
     """Describe one failed task for ``jug status --failed``: a list of lines.
 
     Usage: ``for line in format_failure(name, key, record): options.print_out(line)``
@@ -314,11 +314,11 @@ def format_failure(name: str, key, record: dict | None) -> list:
 
 # --- which tasks failed ------------------------------------------------------------------
 
-def _as_key(key) -> bytes:
+def _as_key(key: Any) -> bytes:
     return key.encode('utf-8') if isinstance(key, str) else bytes(key)
 
 
-def find_failed(store, unfinished: Iterable) -> list:
+def find_failed(store: Any, unfinished: Iterable) -> list:
     """Return the tasks among `unfinished` that failed, with their run records.
 
     Usage: ``find_failed(store, [(t.name, t.hash()) for t in tasks if not t.can_load()])``

@@ -44,6 +44,14 @@ from .hooks import jug_hook
 from .records import failure_id, failure_line, finish_record, start_record
 from .utils import prepare_matcher_from_options
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .optionchain import Options
+    from .task import Task
+
 __all__ = ['ExecutionState', 'Undone', 'execution_loop']
 
 #: Pause between two looks at the watched tasks during the first FAST_POLL_TIME
@@ -133,7 +141,8 @@ class ExecutionState:
         self.undone: Undone | None = None
 
 
-def execution_loop(tasks, options, state=None):
+def execution_loop(tasks: list[Task], options: Options,
+                   state: ExecutionState | None = None) -> bool:
     """Run every runnable task of ``tasks`` (removing them from the list).
 
     Usage: ``failures = execution_loop(jug.task.alltasks, options)``
@@ -180,7 +189,7 @@ class _Pass:
     dependency by its hash, since several Task objects may share one.
     """
 
-    def __init__(self, tasks: list, options, state: ExecutionState, store,
+    def __init__(self, tasks: list[Task], options: Options, state: ExecutionState, store: Any,
                  done: set) -> None:
         self.tasks = tasks
         self.options = options
@@ -199,7 +208,7 @@ class _Pass:
                                                   # last look
         self.ready: list = []                     # heap of encoded (height, position)
         self.raised = False
-        self.previous = None                      # last task processed (aggressive unload)
+        self.previous: Task | None = None         # last task processed (aggressive unload)
         self.gave_up = False
         self.height: list = []
         self._link()
@@ -210,6 +219,7 @@ class _Pass:
         in_list = set(self.keys)
         done = self.done
         for i, t in enumerate(self.order):
+            waits_for: list[bytes] | set[bytes]
             waits_for = []
             for dep in t.dependencies():
                 key = dep.hash()
@@ -225,7 +235,7 @@ class _Pass:
         self.ready = [self._entry(i) for i in range(len(self.order)) if not self.missing[i]]
         heapq.heapify(self.ready)
 
-    def _outside_is_done(self, dep, key: bytes) -> bool:
+    def _outside_is_done(self, dep: Task, key: bytes) -> bool:
         """For a dependency not in the list: whether its result is available (if not,
         and it did not fail, it is watched)."""
         if _failed_in_run(self.state, key):
@@ -400,7 +410,7 @@ class _Pass:
                 anyone_working = True
         return changed, anyone_working
 
-    def _failed_elsewhere(self, t, why: str) -> None:
+    def _failed_elsewhere(self, t: Task, why: str) -> None:
         key = t.hash()
         self.state.failed_elsewhere[key] = (t.name, why)
         self._mark_failed(key)
@@ -432,7 +442,7 @@ class _Pass:
                 getattr(undone, why).append((t.name, key))
         return undone
 
-    def _inherited_reason(self, t, reason: dict) -> str:
+    def _inherited_reason(self, t: Task, reason: dict) -> str:
         """Why ``t`` (not failed, not watched) has no result: from its dependencies."""
         worst = 'unavailable'  # no dependency explains it: a cycle, or an outside task
         for dep in t.dependencies():
@@ -468,13 +478,13 @@ def _log_waiting(run: _Pass) -> None:
 
 # --- one task ----------------------------------------------------------------------------
 
-def _log_dependents_of_failure(failed, run: _Pass) -> None:
+def _log_dependents_of_failure(failed: Task, run: _Pass) -> None:
     for j in run._waiting_for(failed.hash()):
         logging.critical(f'Task {run.order[j].name} depends on the failed task '
                          f'{failed.name} and cannot run.')
 
 
-def _unload_unneeded(previous, current) -> None:
+def _unload_unneeded(previous: Task, current: Task) -> None:
     """Aggressive unload: free the previous task and its dependencies, except the
     values ``current`` is about to use (its direct dependencies)."""
     needed = {id(dep) for dep in current.dependencies()}
@@ -483,7 +493,7 @@ def _unload_unneeded(previous, current) -> None:
             t.unload()
 
 
-def _take_lock(t) -> bool:
+def _take_lock(t: Task) -> bool:
     """``t.lock()``; an OSError (an unusable jugdir) is marked for ``main`` to report."""
     try:
         return t.lock()
@@ -493,7 +503,7 @@ def _take_lock(t) -> bool:
         raise
 
 
-def _save_record(t, record: dict, error: BaseException | None = None) -> None:
+def _save_record(t: Task, record: dict, error: BaseException | None = None) -> None:
     """Store the run record of ``t``; a record that cannot be written only warns."""
     try:
         t.store.save_record(t.hash(), finish_record(record, error))
@@ -501,7 +511,7 @@ def _save_record(t, record: dict, error: BaseException | None = None) -> None:
         logging.warning(f'Could not save the run record of task {t.name}: {e}')
 
 
-def _recorded_failure(run: _Pass, t) -> tuple:
+def _recorded_failure(run: _Pass, t: Task) -> tuple:
     """Return ``(record, is_new)``: the failure record the store keeps for ``t`` (None
     if it has none) and whether that failure happened after this run started."""
     record = run.store.failure_mark(t.hash())
@@ -511,7 +521,7 @@ def _recorded_failure(run: _Pass, t) -> tuple:
     return record, known != failure_id(record)
 
 
-def _run_one(t, run: _Pass) -> str:
+def _run_one(t: Task, run: _Pass) -> str:
     """Lock, run and store one task; return what came of it (``_DONE``...)."""
     options, state = run.options, run.state
     if t.can_load():
@@ -563,7 +573,8 @@ def _run_one(t, run: _Pass) -> str:
         if options.pdb:
             from .internal.debugger import debug_exception  # looked up at call time
             debug_exception()
-            e._jug_debugged = True  # main must not start the debugger on it again
+            # main must not start the debugger on it again (a marker on the exception)
+            e._jug_debugged = True  # type: ignore[attr-defined]
         else:
             logging.critical(f'Exception while running {t.name}: {e}')
             _log_dependents_of_failure(t, run)
@@ -577,7 +588,7 @@ def _run_one(t, run: _Pass) -> str:
             t.unlock()
 
 
-def _not_locked(t, run: _Pass) -> str:
+def _not_locked(t: Task, run: _Pass) -> str:
     """``t``'s lock is taken: failed (for good) or held by another process."""
     if t.lock_state() == LOCK_FAILED:
         run._failed_elsewhere(t, 'its lock is marked as failed')

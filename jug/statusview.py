@@ -25,7 +25,7 @@ from .taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING,
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, Iterator
+    from typing import Any, Iterable, Iterator
 
 __all__ = ['StatusView', 'view_of_tasks', 'task_states', 'TITLES', 'COLUMNS']
 
@@ -49,7 +49,14 @@ class StatusView:
         What :func:`jug.records.find_failed` found, when it was asked for.
     """
 
-    failures = None
+    failures: list | None = None
+    # the counts of each state of STATES (set by __init__)
+    failed: defaultdict[str, int]
+    waiting: defaultdict[str, int]
+    ready: defaultdict[str, int]
+    finished: defaultdict[str, int]
+    running: defaultdict[str, int]
+    stale: defaultdict[str, int]
 
     def __init__(self) -> None:
         for state in STATES:
@@ -83,7 +90,7 @@ class StatusView:
         return sorted(names)
 
 
-def task_states(tasks: Iterable, store) -> list:
+def task_states(tasks: Iterable, store: Any) -> list:
     """Return ``[(task, state), ...]`` for ``tasks``, from one listing of ``store``.
 
     Usage: ``for t, state in task_states(alltasks, store): ...``
@@ -108,14 +115,14 @@ def _states(tasks: Iterable, listed: memoize_store) -> Iterator:
         _task_module.Task.store = saved
 
 
-def view_of_tasks(tasks: Iterable, store, with_failures: bool = False) -> StatusView:
+def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> StatusView:
     """Return the :class:`StatusView` of ``tasks`` against ``store``.
 
     Usage: ``view = view_of_tasks(jug.task.alltasks, store, with_failures=True)``
     """
     listed = memoize_store(store, list_base=True)
     view = StatusView()
-    unfinished = [] if with_failures else None
+    unfinished: list | None = [] if with_failures else None
     for t, state in _states(tasks, listed):
         view.add(state, t.name)
         if unfinished is not None and state != FINISHED:
@@ -125,7 +132,7 @@ def view_of_tasks(tasks: Iterable, store, with_failures: bool = False) -> Status
     return view
 
 
-def view_of_rows(rows: Iterable, failures=None) -> StatusView:
+def view_of_rows(rows: Iterable, failures: list | None = None) -> StatusView:
     """Return the :class:`StatusView` of cached rows ``[id, name, hash, state]``.
 
     Usage: ``view = view_of_rows(ht, failures)`` (``jug status --cache``, webstatus)

@@ -12,6 +12,13 @@ from collections import defaultdict
 
 from .io import print_task_summary_table
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
+    from .scheduler import ExecutionState
+
 __all__ = ['RunSummary']
 
 #: How many failed tasks the summary lists one by one (``jug status --failed``: all).
@@ -22,7 +29,7 @@ MAX_NAMES_LISTED = 5
 SHORT_HASH = 12
 
 
-def _text(key) -> str:
+def _text(key: Any) -> str:
     return key.decode('utf-8', 'replace') if isinstance(key, bytes) else str(key)
 
 
@@ -59,7 +66,7 @@ class RunSummary:
         self.raised = False
 
     @classmethod
-    def of_worker(cls, stats, state, raised: bool) -> RunSummary:
+    def of_worker(cls, stats: Any, state: ExecutionState, raised: bool) -> RunSummary:
         """Build the summary of this worker's run from its ``TaskStats`` and state."""
         summary = cls()
         summary.executed = dict(stats.executed)
@@ -138,7 +145,7 @@ class RunSummary:
         """1 if a task raised, or tasks are left undone because tasks failed; else 0."""
         return 1 if self.raised or self.failed or self.blocked else 0
 
-    def print(self, options) -> None:
+    def print(self, options: Any) -> None:
         """Print the Executed/Loaded table, then what failed or was left undone."""
         print_task_summary_table(options, [('Executed', _counts(self.executed)),
                                            ('Loaded', _counts(self.loaded))])
@@ -171,7 +178,7 @@ class RunSummary:
         return lines
 
 
-def _union(mappings) -> dict:
+def _union(mappings: Iterable[dict | None]) -> dict:
     """Name → set of keys, over several name → list-of-keys mappings (None skipped)."""
     union: dict = {}
     for mapping in mappings:
@@ -180,7 +187,7 @@ def _union(mappings) -> dict:
     return union
 
 
-def _counts(counts: dict):
+def _counts(counts: dict) -> defaultdict[Any, int]:
     return defaultdict(int, counts)  # the table reads missing names as 0
 
 

@@ -1,13 +1,15 @@
 """The task model: Task, Tasklet, TaskGenerator, value and the walks over the DAG.
 
-Layer 2 (docs/architecture.rst): may import ``jug.hash`` and ``jug.errors`` and nothing else from jug.  Stores are
-reached only through ``Task.store``, which ``jug.options.set_jugdir`` and
-``jug.jug.init`` assign.
+Layer 2 (docs/architecture.rst): may import ``jug.hash`` and ``jug.errors`` and nothing
+else from jug.  Stores are reached only through ``Task.store``, which
+``jug.options.set_jugdir`` and ``jug.jug.init`` assign.
 
 ``alltasks`` is compatibility surface (docs/compatibility.rst): every ``Task`` appends itself to
 the list bound to ``jug.task.alltasks`` *at the time it is created*, and every other
 module looks the name up at call time, because callers rebind it.
 """
+from __future__ import annotations
+
 import functools
 import math
 import sys
@@ -15,6 +17,12 @@ import warnings
 
 from .errors import mark_store_error
 from .hash import hash_one, hash_task, hash_update, new_hash_object
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Any, Callable, Iterable, Iterator, NoReturn
 
 __all__ = [
     'Task',
@@ -26,7 +34,7 @@ __all__ = [
     'value',
 ]
 
-alltasks = []
+alltasks: list[Task] = []
 
 _EXHAUSTED = object()
 
@@ -36,10 +44,10 @@ class TaskletMixin:
 
     __slots__ = ()
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tasklet:
         return Tasklet(self, _getitem(index))
 
-    def __iter__(self):
+    def __iter__(self) -> NoReturn:
         raise NotImplementedError(
             'A Task cannot be iterated over: its length is unknown until it has run. '
             'Use jug.iteratetask(task, n) when the length n is known, or '
@@ -51,16 +59,16 @@ class _getitem:
 
     __slots__ = ('slice',)
 
-    def __init__(self, index):
+    def __init__(self, index: Any) -> None:
         self.slice = index
 
-    def __call__(self, obj):
+    def __call__(self, obj: Any) -> Any:
         return value(obj)[value(self.slice)]
 
-    def __jug_hash__(self):
+    def __jug_hash__(self) -> bytes:
         return hash_one(('jug.task._getitem', self.slice))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'jug.task._getitem({self.slice!r})'
 
     __str__ = __repr__
@@ -79,10 +87,10 @@ class Task(TaskletMixin):
         Its arguments, which may contain other tasks.
     """
 
-    store = None
+    store: Any = None
     _jug_is_task = True  # marker read by jug.hash._contains_task
 
-    def __init__(self, f, *args, **kwargs):
+    def __init__(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         while isinstance(f, functools.partial):
             args = tuple(f.args) + args
             kwargs = {**f.keywords, **kwargs}
@@ -93,7 +101,7 @@ class Task(TaskletMixin):
         self.kwargs = kwargs
         alltasks.append(self)
 
-    def run(self, force=None, save=True, debug_mode=False):
+    def run(self, force: Any = None, save: bool = True, debug_mode: bool = False) -> Any:
         """Run the function on the values of the arguments, store and return the result.
 
         Usage: ``t.run()``
@@ -123,41 +131,41 @@ class Task(TaskletMixin):
         return self._result
 
     @property
-    def result(self):
+    def result(self) -> Any:
         """The task's value, loaded from the store if necessary."""
         return self.value()
 
-    def value(self):
+    def value(self) -> Any:
         """Return the task's value, loading it from the store if it is not in memory."""
         if not hasattr(self, '_result'):
             self.load()
         return self._result
 
-    def can_run(self):
+    def can_run(self) -> bool:
         """Whether every dependency has its value available (in memory or stored)."""
         for dep in self.dependencies():
             if not hasattr(dep, '_result') and not dep.can_load():
                 return False
         return True
 
-    def is_loaded(self):
+    def is_loaded(self) -> bool:
         """Whether the value is held in memory."""
         return hasattr(self, '_result')
 
-    def unload(self):
+    def unload(self) -> None:
         """Drop the value from memory (it stays in the store)."""
         try:
             del self._result
         except AttributeError:
             pass  # not loaded
 
-    def unload_recursive(self):
+    def unload_recursive(self) -> None:
         """Drop the values of this task and of all its transitive dependencies."""
         self.unload()
         for dep in recursive_dependencies(self):
             dep.unload()
 
-    def load(self):
+    def load(self) -> None:
         """Load the stored value into memory.
 
         Raises
@@ -175,11 +183,11 @@ class Task(TaskletMixin):
                        f'(hash {key.decode()}, file {path}): {e}')
             raise mark_store_error(RuntimeError(message), message) from e
 
-    def invalidate(self):
+    def invalidate(self) -> None:
         """Remove the stored value."""
         self.store.remove(self.hash())
 
-    def dependencies(self):
+    def dependencies(self) -> Iterator[Task]:
         """Iterate over the Tasks this task's arguments refer to (may repeat; no
         Tasklets).
 
@@ -189,7 +197,7 @@ class Task(TaskletMixin):
             return iter(())  # the commonest case: no generator to set up
         return _walk_dependencies([self.args, self.kwargs.values()])
 
-    def _has_plain_arguments(self):
+    def _has_plain_arguments(self) -> bool:
         """Whether no argument can be (or hold) a task: numbers, strings, None..."""
         if self.kwargs:
             return False
@@ -198,17 +206,17 @@ class Task(TaskletMixin):
                 return False
         return True
 
-    def can_load(self, store=None):
+    def can_load(self, store: Any = None) -> bool:
         """Whether the store has this task's value."""
         if store is None:
             store = self.store
         return store.can_load(self.hash())
 
-    def hash(self):
+    def hash(self) -> bytes:
         """Return the task's key: a 40-character hex digest as bytes."""
         return self.__jug_hash__()
 
-    def __jug_hash__(self):
+    def __jug_hash__(self) -> bytes:
         # Runs once per task (the hash is then cached).  Hashing a task hashes its
         # dependencies; if some are not hashed yet, hash them first, deepest first and
         # without recursion, so that chains longer than the recursion limit work.
@@ -218,13 +226,13 @@ class Task(TaskletMixin):
                 break
         return self._compute_set_hash()
 
-    def _compute_set_hash(self):
+    def _compute_set_hash(self) -> bytes:
         """Compute the hash and cache it as the instance's ``__jug_hash__``."""
         key = hash_task(self.name, self.args, self.kwargs)
-        self.__jug_hash__ = _Constant(key)
+        self.__jug_hash__ = _Constant(key)  # type: ignore[method-assign]  # cached per task
         return key
 
-    def _check_hash(self):
+    def _check_hash(self) -> None:
         """Raise RuntimeError if the arguments changed since the hash was cached."""
         cached = self.hash()
         if self._compute_set_hash() != cached:
@@ -232,43 +240,43 @@ class Task(TaskletMixin):
                                'a Task function changed an argument in place, which is not '
                                'allowed (it would make results depend on execution order).')
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f'Task: {self.name}()'
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'Task({self.name}, args={self.args!r}, kwargs={self.kwargs!r})'
 
-    def _get_lock(self):
+    def _get_lock(self) -> Any:
         lock = getattr(self, '_lock', None)
         if lock is None:
             lock = self._lock = self.store.getlock(self.hash())
         return lock
 
-    def lock(self):
+    def lock(self) -> bool:
         """Try to take the task's lock; True if this process now holds it."""
         return self._get_lock().get()
 
-    def unlock(self):
+    def unlock(self) -> None:
         """Release the task's lock (whoever holds it)."""
         self._get_lock().release()
 
-    def is_locked(self):
+    def is_locked(self) -> bool:
         """Whether some process holds the task's lock (or it is marked failed)."""
         return self._get_lock().is_locked()
 
-    def fail(self):
+    def fail(self) -> bool:
         """Mark the task's lock as failed; returns whether it is now failed."""
         return self._get_lock().fail()
 
-    def is_failed(self):
+    def is_failed(self) -> bool:
         """Whether the task's lock is marked failed."""
         return self._get_lock().is_failed()
 
-    def is_stale(self):
+    def is_stale(self) -> bool:
         """Whether the task's lock is held by a worker that is gone."""
         return self._get_lock().is_stale()
 
-    def lock_state(self):
+    def lock_state(self) -> str:
         """Who holds the task's lock: ``'free'``, ``'held'``, ``'failed'`` or ``'stale'``.
 
         Usage: ``if t.lock_state() == 'free': ...`` (the constants ``LOCK_*`` of
@@ -277,7 +285,7 @@ class Task(TaskletMixin):
         return self._get_lock().holder_state()
 
 
-def _walk_dependencies(pending):
+def _walk_dependencies(pending: list[Iterable[Any]]) -> Iterator[Task]:
     """Yield the Tasks found in the containers of the stack `pending` (LIFO), looking
     into lists, tuples, dict values and ``__jug_dependencies__``."""
     while pending:
@@ -295,7 +303,7 @@ def _walk_dependencies(pending):
                 pending.append(dep.values())
 
 
-def _is_hashed(t):
+def _is_hashed(t: Any) -> bool:
     """Whether the Task ``t`` has its hash cached (or given: CompoundTask's).
 
     Tested without ``t.__dict__``, which would give every task a dict of its own."""
@@ -308,10 +316,10 @@ class _Constant:
 
     __slots__ = ('key',)
 
-    def __init__(self, key):
+    def __init__(self, key: bytes) -> None:
         self.key = key
 
-    def __call__(self):
+    def __call__(self) -> bytes:
         return self.key
 
 
@@ -321,10 +329,10 @@ _PLAIN_TYPES = frozenset([int, float, str, bytes, bool, type(None), complex])
 #: Task names by (module, function name): a jugfile makes many tasks of few functions,
 #: which then share one name string.  (Keyed by names, not by functions, so that the
 #: functions of a jugfile loaded before a barrier are not kept alive.)
-_names = {}
+_names: dict[tuple[str, str], str] = {}
 
 
-def _task_name(f):
+def _task_name(f: Callable[..., Any]) -> str:
     """Return ``'<module>.<name>'`` of the task function `f` (ValueError for a lambda)."""
     if getattr(f, '__name__', None) == '<lambda>':
         raise ValueError('jug.Task: a lambda cannot be a task function, because it has '
@@ -336,7 +344,7 @@ def _task_name(f):
     return name
 
 
-def _cache_dependency_hashes(t):
+def _cache_dependency_hashes(t: Task) -> None:
     """Compute and cache the hashes of ``t``'s transitive dependencies, iteratively."""
     for task in _post_order([t], lambda dep: not _is_hashed(dep)):
         if task is not t:
@@ -352,39 +360,39 @@ class Tasklet(TaskletMixin):
     __slots__ = ('base', 'f')
     _jug_is_task = True  # marker read by jug.hash._contains_task
 
-    def __init__(self, base, f):
+    def __init__(self, base: Any, f: Any) -> None:
         self.base = base
         self.f = f
 
-    def __jug_value__(self):
+    def __jug_value__(self) -> Any:
         return self.f(value(self.base))
 
-    def value(self):
+    def value(self) -> Any:
         """Return ``f(value(base))``."""
         return self.__jug_value__()
 
-    def dependencies(self):
+    def dependencies(self) -> Iterator[Any]:
         """Yield the base (even when it is not a Task)."""
         yield self.base
 
     __jug_dependencies__ = dependencies
 
-    def can_load(self):
+    def can_load(self) -> bool:
         """Whether the base's value is available."""
         return self.base.can_load()
 
-    def unload(self):
+    def unload(self) -> None:
         self.base.unload()
 
-    def unload_recursive(self):
+    def unload_recursive(self) -> None:
         self.base.unload_recursive()
 
-    def _base_hash(self):
+    def _base_hash(self) -> bytes:
         """Return the hash of the first non-Tasklet down the chain of bases."""
         return base_task(self).hash()
 
-    def __jug_hash__(self):
-        f = self.f
+    def __jug_hash__(self) -> bytes:
+        f: Any = self.f
         if getattr(f, '__name__', None) == '<lambda>':
             f = _lambda_hash_key(f)
         M = new_hash_object()
@@ -393,7 +401,7 @@ class Tasklet(TaskletMixin):
         return M.hexdigest().encode('utf-8')
 
 
-def _stable(x):
+def _stable(x: Any) -> Any:
     """Replace frozensets (whose pickles depend on the hash seed) by sets, recursively."""
     kind = type(x)
     if kind is frozenset:
@@ -403,14 +411,14 @@ def _stable(x):
     return x
 
 
-def _code_hash_key(code):
+def _code_hash_key(code: CodeType) -> tuple[Any, ...]:
     """Return a picklable key of a code object: bytecode, constants and names."""
     consts = tuple(_code_hash_key(c) if hasattr(c, 'co_code') else _stable(c)
                    for c in code.co_consts)
     return (code.co_code, consts, code.co_names)
 
 
-def _hashable_or_type(v):
+def _hashable_or_type(v: Any) -> Any:
     """Return ``v`` (stabilised) if it can be hashed, else a tag naming its type."""
     try:
         hash_one(v)
@@ -419,7 +427,7 @@ def _hashable_or_type(v):
     return _stable(v)
 
 
-def _cell_key(cell):
+def _cell_key(cell: Any) -> Any:
     try:
         contents = cell.cell_contents
     except ValueError:  # an empty cell
@@ -427,7 +435,7 @@ def _cell_key(cell):
     return _hashable_or_type(contents)
 
 
-def _lambda_hash_key(f):
+def _lambda_hash_key(f: Any) -> tuple[Any, ...]:
     """Return the hash key of a lambda (docs/hashing.rst): code, closure and defaults."""
     closure = tuple(_cell_key(cell) for cell in (f.__closure__ or ()))
     defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
@@ -435,7 +443,7 @@ def _lambda_hash_key(f):
     return ('<lambda>', _code_hash_key(f.__code__), closure, defaults, kwdefaults)
 
 
-def base_task(t):
+def base_task(t: Any) -> Any:
     """Return the Task a Tasklet (``t[0]``, ``t[0][1]``...) stands on; anything else as is.
 
     Usage: ``base_task(t[0]) is t``
@@ -445,12 +453,12 @@ def base_task(t):
     return t
 
 
-def _dependencies_of(obj):
+def _dependencies_of(obj: Any) -> Iterator[Any]:
     deps = getattr(obj, 'dependencies', None)
     return deps() if deps is not None else iter(())
 
 
-def recursive_dependencies(t, max_level=-1):
+def recursive_dependencies(t: Any, max_level: float | None = -1) -> Iterator[Any]:
     """Yield every task ``t`` depends on, directly or not, each once (pre-order DFS).
 
     Usage: ``list(recursive_dependencies(t))``
@@ -467,7 +475,7 @@ def recursive_dependencies(t, max_level=-1):
         max_level = math.inf
     if max_level == 0:
         return
-    levels_left = {}
+    levels_left: dict[int, float] = {}
     stack = [(_dependencies_of(t), max_level)]
     while stack:
         deps, level = stack[-1]
@@ -484,13 +492,14 @@ def recursive_dependencies(t, max_level=-1):
                 stack.append((_dependencies_of(dep), level - 1))
 
 
-def _post_order(roots, enter=None):
+def _post_order(roots: Iterable[Any], enter: Callable[[Any], bool] | None = None
+                ) -> Iterator[Any]:
     """Yield the roots and what they depend on, dependencies first (iteratively).
 
     Each task is yielded once; a dependency for which ``enter(dep)`` is false is
     neither yielded nor walked into.
     """
-    visited = set()
+    visited: set[int] = set()
     for root in roots:
         if id(root) in visited:
             continue
@@ -507,7 +516,7 @@ def _post_order(roots, enter=None):
                 stack.append((dep, _dependencies_of(dep)))
 
 
-def topological_sort(tasks):
+def topological_sort(tasks: list[Task]) -> None:
     """Sort ``tasks`` in place so that no task depends on a later one.
 
     Usage: ``topological_sort(tasks)``
@@ -516,7 +525,7 @@ def topological_sort(tasks):
     tasks[:] = [t for t in _post_order(tasks) if id(t) in wanted]
 
 
-def value(elem):
+def value(elem: Any) -> Any:
     """Return the value of ``elem``: tasks are replaced by their results, recursively.
 
     Usage: ``value(t)``, ``value([t0, t1])``, ``value({'a': t})``
@@ -526,12 +535,12 @@ def value(elem):
     return _map_container(value, elem, _own_value)
 
 
-def _own_value(elem):
+def _own_value(elem: Any) -> Any:
     jug_value = getattr(elem, '__jug_value__', None)
     return jug_value() if jug_value is not None else elem
 
 
-def _map_container(f, obj, otherwise):
+def _map_container(f: Callable[[Any], Any], obj: Any, otherwise: Callable[[Any], Any]) -> Any:
     """Apply ``f`` to the items of an exact list, tuple or dict (keeping its type);
     return ``otherwise(obj)`` for anything else."""
     kind = type(obj)
@@ -544,7 +553,7 @@ def _map_container(f, obj, otherwise):
     return otherwise(obj)
 
 
-def CachedFunction(f, *args, **kwargs):
+def CachedFunction(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Compute ``f(*args, **kwargs)`` once, storing the result; later calls load it.
 
     Usage: ``data = CachedFunction(load_data, 'input.csv')``
@@ -577,10 +586,10 @@ class TaskGenerator:
 
     _jug_is_task_generator = True
 
-    def __init__(self, f):
+    def __init__(self, f: Callable[..., Any]) -> None:
         self.f = f
 
-    def __getstate__(self):
+    def __getstate__(self) -> tuple[str, str]:
         module_name, name = self.f.__module__, self.f.__name__
         module = sys.modules.get(module_name) if module_name is not None else None
         found = getattr(module, name, None) if module is not None else None
@@ -591,13 +600,13 @@ class TaskGenerator:
                 'be decorated with TaskGenerator when they must be pickled).')
         return (module_name, name)
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: tuple[str, str]) -> None:
         module_name, name = state
         __import__(module_name)
         found = getattr(sys.modules[module_name], name)
         self.f = found.f if isinstance(found, TaskGenerator) else found
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
         return Task(self.f, *args, **kwargs)
 
 
@@ -607,27 +616,27 @@ class iteratetask:
     Usage: ``a, b = iteratetask(t, 2)``
     """
 
-    def __init__(self, base, n):
+    def __init__(self, base: Any, n: int) -> None:
         self.base = base
         self.n = n
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         if index >= self.n:
             raise IndexError(f'iteratetask: index {index} out of range (length {self.n})')
         return self.base[index]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n
 
 
-def _get_check(r, i, n):
+def _get_check(r: Any, i: int, n: int) -> Any:
     """Return ``r[i]`` after checking that ``r`` has ``n`` elements (for return_tuple)."""
     if len(r) != n:
         raise ValueError(f'Expected a tuple of size {n} got {len(r)}')
     return r[i]
 
 
-def return_tuple(n):
+def return_tuple(n: int) -> Callable[[Callable[..., Any]], Callable[..., tuple[Tasklet, ...]]]:
     """Decorate a TaskGenerator so that calls return ``n`` Tasklets, one per element.
 
     Usage::
@@ -639,8 +648,8 @@ def return_tuple(n):
 
         a, b = pair(1)
     """
-    def decorator(generator):
-        def wrapper(*args, **kwargs):
+    def decorator(generator: Callable[..., Any]) -> Callable[..., tuple[Tasklet, ...]]:
+        def wrapper(*args: Any, **kwargs: Any) -> tuple[Tasklet, ...]:
             result = generator(*args, **kwargs)
             return tuple(Tasklet(result, functools.partial(_get_check, i=i, n=n))
                          for i in range(n))
@@ -648,13 +657,13 @@ def return_tuple(n):
     return decorator
 
 
-def describe(t):
+def describe(t: Any) -> Any:
     """Describe how ``t`` is computed, as nested dicts and lists (for metadata files).
 
     Usage: ``describe(t)``  →  ``{'name': 'mod.f', 'args': [...], 'meta': {...}}``
     """
     if isinstance(t, Task):
-        description = {'name': t.name}
+        description: dict[str, Any] = {'name': t.name}
         if t.args:
             description['args'] = [describe(arg) for arg in t.args]
         if t.kwargs:
@@ -668,11 +677,11 @@ def describe(t):
     return _map_container(describe, t, _unchanged)
 
 
-def _unchanged(obj):
+def _unchanged(obj: Any) -> Any:
     return obj
 
 
-def downstream(tasks, is_root):
+def downstream(tasks: Iterable[Task], is_root: Callable[[Task], Any]) -> list[Task]:
     """Return the tasks that are roots or depend, directly or not, on a root.
 
     Usage: ``downstream(alltasks, lambda t: t.name == 'mod.f')``
@@ -693,7 +702,7 @@ def downstream(tasks, is_root):
     """
     ordered = list(tasks)
     topological_sort(ordered)
-    hit = set()
+    hit: set[bytes] = set()
     result = []
     for t in ordered:
         key = t.hash()

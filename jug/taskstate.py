@@ -6,6 +6,13 @@ task never has its lock looked at); ``task_state`` asks them of a live Task.  St
 
 Layer 3: imports nothing from jug (it works on anything with the Task methods).
 """
+from __future__ import annotations
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Collection
+
 FAILED = 'failed'
 WAITING = 'waiting'
 READY = 'ready'
@@ -18,11 +25,13 @@ STALE = 'stale'
 STATES = (FAILED, WAITING, READY, FINISHED, RUNNING, STALE)
 
 
-def _never():
+def _never() -> bool:
     return False
 
 
-def classify(is_loadable, can_run, is_locked, is_failed, is_stale=_never):
+def classify(is_loadable: Callable[[], object], can_run: Callable[[], object],
+             is_locked: Callable[[], object], is_failed: Callable[[], object],
+             is_stale: Callable[[], object] = _never) -> str:
     """Return the state of a task from zero-argument callables.
 
     Usage: ``classify(t.can_load, t.can_run, t.is_locked, t.is_failed, t.is_stale)``
@@ -42,7 +51,8 @@ def classify(is_loadable, can_run, is_locked, is_failed, is_stale=_never):
     return STALE if is_stale() else RUNNING
 
 
-def task_state(t, listing=None):
+def task_state(t: Any, listing: tuple[Collection[bytes], Collection[bytes]] | None = None
+               ) -> str:
     """Return the state of the Task ``t`` (one of the constants of this module).
 
     Usage: ``task_state(t)``, or ``task_state(t, (results, locks))``

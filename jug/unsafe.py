@@ -16,7 +16,14 @@ Layer 3: imports ``jug.utils`` (``CustomHash``, of which ``NoHash`` is a special
 case) and through it ``jug.task``; never ``jug.jug``, ``jug.options`` or
 ``jug.subcommands``.
 """
+from __future__ import annotations
+
 from .utils import CustomHash
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ['NoHash']
 
@@ -24,7 +31,7 @@ __all__ = ['NoHash']
 _NOHASH_DIGEST = b'nohash'
 
 
-def _constant_hash(obj) -> bytes:
+def _constant_hash(obj: Any) -> bytes:
     return _NOHASH_DIGEST
 
 
@@ -42,8 +49,8 @@ class NoHash(CustomHash):
         The argument to leave out of the hash.
     """
 
-    def __init__(self, obj):
+    def __init__(self, obj: Any) -> None:
         super().__init__(obj, _constant_hash)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'NoHash({self.obj!r})'

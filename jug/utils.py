@@ -9,6 +9,8 @@ Layer 3: may import ``jug.task``, ``jug.hash`` and ``jug.backends``; never ``jug
 ``jug.options`` or ``jug.subcommands``.  ``subprocess`` and ``jug.backends.file_store``
 are imported where they are used, to keep ``import jug`` cheap.
 """
+from __future__ import annotations
+
 import argparse
 import fnmatch
 import glob
@@ -18,6 +20,11 @@ import sys
 
 from .hash import hash_one
 from .task import CachedFunction, Task, TaskGenerator, Tasklet, value
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence
 
 __all__ = [
     'timed_path',
@@ -33,12 +40,12 @@ __all__ = [
 _IDENTITY_TASK_NAME = 'identity'
 
 
-def _identity(x):
+def _identity(x: Any) -> Any:
     """Return ``x`` unchanged (the function behind ``identity`` tasks)."""
     return x
 
 
-def identity(x):
+def identity(x: Any) -> Task | Tasklet:
     """Return a task whose value is ``x`` (tasks are returned as they are).
 
     Usage: ``t = identity([a, b, 3])`` (a single task depending on ``a`` and ``b``)
@@ -90,24 +97,24 @@ class CustomHash:
         The constructor arguments.
     """
 
-    def __init__(self, obj, hash_function):
+    def __init__(self, obj: Any, hash_function: Callable[[Any], bytes]) -> None:
         self.obj = obj
         self.hash_function = hash_function
 
-    def __jug_hash__(self):
+    def __jug_hash__(self) -> bytes:
         return self.hash_function(self.obj)
 
-    def __jug_value__(self):
+    def __jug_value__(self) -> Any:
         return value(self.obj)
 
-    def __jug_dependencies__(self):
+    def __jug_dependencies__(self) -> list[Any]:
         return [self.obj]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'{type(self).__name__}({self.obj!r}, {self.hash_function!r})'
 
 
-def hash_with_mtime_size(path):
+def hash_with_mtime_size(path: str) -> bytes:
     """Hash a path together with its file's modification time and size.
 
     Usage: ``hash_with_mtime_size('data/input.csv')``  →  ``b'3f2a...'``
@@ -126,7 +133,7 @@ def hash_with_mtime_size(path):
     return hash_one((path, st.st_mtime, st.st_size))
 
 
-def timed_path(path):
+def timed_path(path: str) -> CustomHash:
     """Pass a file path to a task so that rewriting the file invalidates the task.
 
     Usage: ``count_lines(timed_path('input.txt'))`` (the task receives the path)
@@ -152,7 +159,8 @@ def timed_path(path):
 # Files and external programs
 
 @TaskGenerator
-def jug_execute(args, check_exit=True, run_after=None, return_value=None):
+def jug_execute(args: Sequence[str], check_exit: bool = True, run_after: Any = None,
+                return_value: Any = None) -> Any:
     """Task that runs an external program.
 
     Usage: ``jug_execute(['gzip', '-k', 'output.txt'], run_after=write_task)``
@@ -185,7 +193,7 @@ def jug_execute(args, check_exit=True, run_after=None, return_value=None):
     return return_value
 
 
-def sync_move(src, dst):
+def sync_move(src: str, dst: str) -> None:
     """Rename ``src`` to ``dst`` and make the rename durable.
 
     Usage: ``sync_move('out.tmp', 'out.csv')`` after writing (and flushing) ``out.tmp``
@@ -206,7 +214,7 @@ def sync_move(src, dst):
     file_store.fsync_dir(dst)
 
 
-def glob_sort(pat):
+def glob_sort(pat: str) -> list[str]:
     """Return the paths matching a glob pattern, sorted.
 
     Usage: ``glob_sort('data/*.csv')``
@@ -223,7 +231,7 @@ def glob_sort(pat):
     return sorted(glob.glob(pat))
 
 
-def cached_glob(pat):
+def cached_glob(pat: str) -> list[str]:
     """Glob once and remember the answer, so later runs see the same file list.
 
     Usage: ``for fname in cached_glob('data/*.csv'): process(fname)``
@@ -288,7 +296,7 @@ def _check_pattern(pattern: str) -> str:
     return pattern
 
 
-def prepare_task_matcher(pattern):
+def prepare_task_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
     """Return a function telling whether a task name matches a loose ``--pattern``.
 
     Usage: ``prepare_task_matcher('/^mod\\.f/')('mod.func')`` → a (truthy) match
@@ -311,7 +319,7 @@ def prepare_task_matcher(pattern):
     return _parse_pattern(pattern).search
 
 
-def prepare_name_matcher(name):
+def prepare_name_matcher(name: str) -> Callable[[str], bool]:
     """Return a function telling whether a task name matches a strict ``--name``.
 
     Usage: ``prepare_name_matcher('func')('pkg.mod.func')`` → True
@@ -351,7 +359,8 @@ def _match_nothing(task_name: str) -> bool:
     return False
 
 
-def prepare_matcher_from_options(name=None, pattern=None):
+def prepare_matcher_from_options(name: str | None = None, pattern: str | None = None
+                                 ) -> Callable[[str], object] | None:
     """Return the task-name matcher for ``--name`` and/or ``--pattern``, or None.
 
     Usage: ``matcher = prepare_matcher_from_options(options.execute_name, options.execute_pattern)``
@@ -387,16 +396,21 @@ def prepare_matcher_from_options(name=None, pattern=None):
 class _DeprecatedTargetAction(argparse.Action):
     """argparse action of ``--target``/``--invalid``: store like ``--name``, with a warning."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
         sys.stderr.write(f'jug: warning: {option_string} is deprecated; use --name '
                          '(exact task name) or --pattern (substring or /regex/) instead.\n')
         setattr(namespace, self.dest, values)
 
 
-def add_task_selection_options(parser, name_dest, pattern_dest, required, what):
+def add_task_selection_options(parser: argparse._ActionsContainer, name_dest: str,
+                               pattern_dest: str, required: bool,
+                               what: str) -> argparse._MutuallyExclusiveGroup:
     """Add the mutually exclusive ``--name``/``--pattern``/``--target`` options.
 
-    Usage: ``add_task_selection_options(group, 'invalid_name', 'invalid_pattern', True, 'invalidate')``
+    Usage::
+
+        add_task_selection_options(group, 'invalid_name', 'invalid_pattern', True, 'invalidate')
 
     Parameters
     ----------

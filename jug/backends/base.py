@@ -25,7 +25,8 @@ from .leases import DEFAULT_LEASE, LeaseSettings
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable
+    import builtins  # ``list`` is a method of the stores
+    from typing import Any, Iterable
 
 __all__ = ['base_store', 'base_lock', 'LOCK_FREE', 'LOCK_HELD', 'LOCK_FAILED', 'LOCK_STALE']
 
@@ -45,7 +46,7 @@ LOCK_FAILED = 'failed'
 LOCK_STALE = 'stale'
 
 
-def as_bytes(name) -> bytes:
+def as_bytes(name: bytes | str) -> bytes:
     """Return a store key as bytes (``str`` keys are UTF-8 encoded)."""
     if isinstance(name, bytes):
         return name
@@ -107,7 +108,7 @@ class base_store:
     #: locks ignore it.
     lease: LeaseSettings = DEFAULT_LEASE
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         pass
 
     def set_lease(self, lease: LeaseSettings) -> None:
@@ -118,39 +119,39 @@ class base_store:
         self.lease = lease
 
     # primitives ---------------------------------------------------------------------
-    def dump(self, object, name):
+    def dump(self, object: Any, name: bytes | str) -> None:
         """Store `object` under the key `name` (atomically: readers never see half)."""
         raise NotImplementedError
 
-    def list(self):
+    def list(self) -> Iterable[bytes]:
         """Return the keys (bytes) of every stored result."""
         raise NotImplementedError
 
-    def listlocks(self):
+    def listlocks(self) -> Iterable[bytes]:
         """Return the names (bytes) of every existing lock."""
         raise NotImplementedError
 
-    def can_load(self, name):
+    def can_load(self, name: bytes | str) -> bool:
         """Return whether a result is stored under `name`."""
         raise NotImplementedError
 
-    def load(self, name):
+    def load(self, name: bytes | str) -> Any:
         """Return the object stored under `name`."""
         raise NotImplementedError
 
-    def remove(self, name):
+    def remove(self, name: bytes | str) -> bool:
         """Remove the result stored under `name`; return whether there was one."""
         raise NotImplementedError
 
-    def getlock(self, name):
+    def getlock(self, name: bytes | str) -> base_lock:
         """Return the lock object (a :class:`base_lock`) for `name`."""
         raise NotImplementedError
 
-    def close(self):
+    def close(self) -> None:
         """Release resources held by the store."""
         raise NotImplementedError
 
-    def commit(self, object, name, record: dict | None = None) -> None:
+    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> None:
         """Store the result of a task, its run record, and release its lock.
 
         Usage: ``store.commit(value, t.hash(), finish_record(record))``
@@ -166,7 +167,7 @@ class base_store:
         self.getlock(name).release()
 
     # run records (optional primitives: the defaults keep no records) ------------------
-    def save_record(self, name, record: dict) -> None:
+    def save_record(self, name: bytes | str, record: dict) -> None:
         """Keep `record`, the run record of the task `name`, replacing any previous one.
 
         Usage: ``store.save_record(t.hash(), finish_record(record, error))``
@@ -185,7 +186,7 @@ class base_store:
         """
         pass
 
-    def load_record(self, name) -> dict | None:
+    def load_record(self, name: bytes | str) -> dict | None:
         """Return the run record of `name`, or None if there is none or it is damaged.
 
         Usage: ``record = store.load_record(t.hash())``
@@ -194,7 +195,7 @@ class base_store:
         """
         return None
 
-    def list_records(self) -> list:
+    def list_records(self) -> builtins.list[bytes]:
         """Return the keys (bytes) that have a run record (``[]`` by default).
 
         Usage: ``keys = store.list_records()``
@@ -227,7 +228,7 @@ class base_store:
                 marks[as_bytes(key)] = record
         return marks
 
-    def failure_mark(self, name) -> dict | None:
+    def failure_mark(self, name: bytes | str) -> dict | None:
         """Return the run record of `name` if its last recorded run failed, else None.
 
         Usage: ``record = store.failure_mark(t.hash())``
@@ -239,7 +240,7 @@ class base_store:
             return record
         return None
 
-    def clear_failure_mark(self, name) -> None:
+    def clear_failure_mark(self, name: bytes | str) -> None:
         """Forget that `name` failed (it has run with success since).
 
         Usage: ``store.clear_failure_mark(t.hash())``
@@ -281,7 +282,7 @@ class base_store:
             removed += 1
         return removed
 
-    def cleanup(self, active, keeplocks: bool = False) -> int:
+    def cleanup(self, active: Iterable[Any], keeplocks: bool = False) -> int:
         """Remove every result not belonging to `active`, and all locks unless `keeplocks`.
 
         Usage: ``n = store.cleanup(alltasks)``
@@ -311,11 +312,11 @@ class base_store:
         return removed
 
     @staticmethod
-    def remove_store(jugdir):
+    def remove_store(jugdir: Any) -> None:
         """Delete a whole store given its jugdir (no-op unless a store overrides it)."""
         pass
 
-    def metadata(self, t):
+    def metadata(self, t: Any) -> dict | None:
         """Return a dict describing how `t`'s result is stored, or None if unknown."""
         return None
 
@@ -329,27 +330,27 @@ class base_lock:
     other process retries the task) and ``is_failed()`` is true.
     """
 
-    def get(self):
+    def get(self) -> bool:
         """Try to acquire the lock; return True on success, False if it is taken."""
         raise NotImplementedError
 
-    def release(self):
+    def release(self) -> None:
         """Release the lock (whoever holds it); no error if it is not held."""
         raise NotImplementedError
 
-    def is_locked(self):
+    def is_locked(self) -> bool:
         """Return whether the lock is held (failed locks count as held)."""
         raise NotImplementedError
 
-    def fail(self):
+    def fail(self) -> bool:
         """Mark a held lock as failed; return whether it is now failed."""
         raise NotImplementedError
 
-    def is_failed(self):
+    def is_failed(self) -> bool:
         """Return whether the lock is held and marked as failed."""
         raise NotImplementedError
 
-    def is_stale(self):
+    def is_stale(self) -> bool:
         """Return whether the lock is held by a worker that is gone (default: never).
 
         Stores with leased locks (the file store) override this; a stale lock is taken
@@ -372,14 +373,14 @@ class base_lock:
             return LOCK_FAILED
         return LOCK_STALE if self.is_stale() else LOCK_HELD
 
-    def is_held_by_live_worker(self):
+    def is_held_by_live_worker(self) -> bool:
         """Whether a live worker, other than this process, is known to hold the lock.
 
         ``jug cleanup`` keeps such locks (unless forced).  Default: never known.
         """
         return False
 
-    def remove_unless_live(self):
+    def remove_unless_live(self) -> bool:
         """Remove the lock unless a live worker holds it; return whether it was removed.
 
         What ``jug cleanup`` does with each lock.  Stores whose locks can be taken

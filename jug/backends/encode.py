@@ -22,10 +22,11 @@ import pickle
 import sys
 import zlib
 from io import BytesIO
+
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import Any, BinaryIO, NoReturn
 
 __all__ = ['encode', 'encode_to', 'decode', 'decode_from',
            'compress_stream', 'decompress_stream']
@@ -71,7 +72,7 @@ class compress_stream:
         self.stream = stream
         self.C = zlib.compressobj()
 
-    def write(self, s) -> None:
+    def write(self, s: Any) -> None:
         """Compress `s` (any bytes-like object) into the underlying stream."""
         view = memoryview(s)
         if view.nbytes > _MAX_WRITE:
@@ -86,10 +87,10 @@ class compress_stream:
         self.stream.write(self.C.flush())
         self.stream.flush()
 
-    def read(self, *args):
+    def read(self, *args: Any) -> NoReturn:
         raise NotImplementedError('compress_stream is write-only')
 
-    def readinto(self, *args):
+    def readinto(self, *args: Any) -> NoReturn:
         raise NotImplementedError('compress_stream is write-only')
 
 
@@ -198,7 +199,7 @@ class decompress_stream:
             parts.append(b'')
         return self._finish_read(parts)
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         """Read into a writable bytes-like object; return the number of bytes read."""
         view = memoryview(buffer).cast('B')
         data = self.read(len(view))
@@ -265,7 +266,7 @@ class decompress_stream:
         return False
 
 
-def encode_to(object, stream: BinaryIO) -> None:
+def encode_to(object: Any, stream: BinaryIO) -> None:
     """Write the encoding of `object` to `stream`.
 
     Usage: ``encode_to(value, open(fname, 'wb'))``
@@ -292,7 +293,7 @@ def encode_to(object, stream: BinaryIO) -> None:
     out.flush()
 
 
-def encode(object) -> bytes:
+def encode(object: Any) -> bytes:
     """Return the encoding of `object` as bytes (``b''`` for ``None``).
 
     Usage: ``data = encode(value)``
@@ -302,7 +303,7 @@ def encode(object) -> bytes:
     return output.getvalue()
 
 
-def decode_from(stream: BinaryIO):
+def decode_from(stream: BinaryIO) -> Any:
     """Read one encoded object from `stream` (inverse of :func:`encode_to`).
 
     Usage: ``value = decode_from(open(fname, 'rb'))``
@@ -322,19 +323,19 @@ def decode_from(stream: BinaryIO):
     OSError
         If the prefix byte is neither ``N`` nor ``P``.
     """
-    stream = decompress_stream(stream)
-    prefix = stream.read(1)
+    decompressed = decompress_stream(stream)
+    prefix = decompressed.read(1)
     if not prefix:
         return None
     if prefix == PREFIX_PICKLE:
-        return pickle.load(stream)
+        return pickle.load(decompressed)
     if prefix == PREFIX_NUMPY:
         import numpy as np  # lazy: only results that are arrays need numpy
-        return np.load(stream)
+        return np.load(decompressed)
     raise OSError(f'jug.backends.encode.decode_from: unknown prefix {prefix!r}')
 
 
-def decode(s: bytes):
+def decode(s: bytes) -> Any:
     """Return the object encoded in the bytes `s` (``None`` for ``b''``).
 
     Usage: ``value = decode(data)``

@@ -66,7 +66,7 @@ def monitor(lockpath: str, parent: int) -> int:
                 return 0
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point: ``main([prog, lockpath])``; the parent is this process's parent."""
     if argv is None:
         argv = sys.argv

@@ -46,6 +46,11 @@ from .leases import (DEFAULT_LEASE, DEFAULT_LEASE_TIME, Lease, LeaseSettings, he
                      new_token, nodename, own_start_id, pid_alive, process_space_id,
                      process_start_id)
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+
 __all__ = ['file_based_lock', 'file_keepalive_based_lock', 'parse_lock', 'read_lock',
            'stale_reason', 'take_over', 'FAILED_LOCK_MTIME', 'KEEPALIVE_FAILED_AGE']
 
@@ -96,8 +101,9 @@ class LockInfo:
 
     __slots__ = ('pid', 'host', 'lease_time', 'start_id', 'token', 'space')
 
-    def __init__(self, pid=None, host=None, lease_time=None, start_id=None, token=None,
-                 space=None):
+    def __init__(self, pid: int | None = None, host: str | None = None,
+                 lease_time: float | None = None, start_id: str | None = None,
+                 token: str | None = None, space: str | None = None) -> None:
         self.pid = pid
         self.host = host
         self.lease_time = lease_time
@@ -128,7 +134,7 @@ def parse_lock(text: str) -> LockInfo:
     return info
 
 
-def read_lock(path: str):
+def read_lock(path: str) -> tuple[os.stat_result, LockInfo] | None:
     """Return ``(stat, LockInfo)`` of the lock file at `path`, or None if it is gone."""
     try:
         with open(path, 'rb') as lock:
@@ -141,7 +147,7 @@ def read_lock(path: str):
 
 # --- stale locks and takeover -----------------------------------------------------------
 
-def stale_reason(stat: os.stat_result, info: LockInfo, now: float = None):
+def stale_reason(stat: os.stat_result, info: LockInfo, now: float | None = None) -> str | None:
     """Return why the lock (its stat and content) is stale, or None if it is not.
 
     A failed lock is never stale.  A lock written on this host by a process that is
@@ -188,7 +194,7 @@ def _create_exclusive(path: str, content: bytes, mode: int) -> bool:
     return True
 
 
-def _win_takeover_marker(path: str, judged: os.stat_result, timeout: float):
+def _win_takeover_marker(path: str, judged: os.stat_result, timeout: float) -> str | None:
     """Create the takeover marker of the judged lock instance; its path, or None."""
     base = f'{path}.takeover.{judged.st_ino}.{judged.st_mtime_ns}'
     for generation in range(MAX_TAKEOVER_GENERATIONS):
@@ -204,8 +210,8 @@ def _win_takeover_marker(path: str, judged: os.stat_result, timeout: float):
     return None
 
 
-def take_over(path: str, judged: os.stat_result, content: bytes, mode: int,
-              judged_info: LockInfo = None) -> bool:
+def take_over(path: str, judged: os.stat_result, content: bytes | None, mode: int,
+              judged_info: LockInfo | None = None) -> bool:
     """Replace the stale lock file `path` (as `judged` by ``os.stat``) by our own.
 
     Returns True if this process now holds the lock, False if another worker got it
@@ -234,7 +240,8 @@ def take_over(path: str, judged: os.stat_result, content: bytes, mode: int,
             pass
 
 
-def _same_lock(current, judged: os.stat_result, judged_info) -> bool:
+def _same_lock(current: tuple[os.stat_result, LockInfo], judged: os.stat_result,
+               judged_info: LockInfo | None) -> bool:
     stat, info = current
     if (stat.st_ino, stat.st_mtime_ns) != (judged.st_ino, judged.st_mtime_ns):
         return False
@@ -303,16 +310,16 @@ class file_based_lock(base_lock):
     to :data:`FAILED_LOCK_MTIME`.
     """
 
-    def __init__(self, jugdir, name, lease=None):
+    def __init__(self, jugdir: str, name: bytes | str, lease: LeaseSettings | None = None) -> None:
         if isinstance(name, bytes):
             name = name.decode('utf-8')
         self.fullname = os.path.join(jugdir, 'locks', name + '.lock')
         self.lease = DEFAULT_LEASE if lease is None else lease
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'{type(self).__name__}({self.fullname})'
 
-    def get(self):
+    def get(self) -> bool:
         """Try to take the lock; True if taken, False if a live holder has it.
 
         A stale lock (see :meth:`stale_reason`) is taken over.  Other OS errors (e.g. a
@@ -343,7 +350,7 @@ class file_based_lock(base_lock):
         logging.warning(f'Took over the stale lock {self.fullname}: {reason}.')
         return True
 
-    def release(self):
+    def release(self) -> None:
         """Remove the lock file (no error if it is gone or cannot be removed).
 
         A lock this process took is removed only if it is still its own (it may have
@@ -365,11 +372,11 @@ class file_based_lock(base_lock):
                 logging.warning(f'jug: could not remove the lock file {self.fullname}: '
                                 f'{e.strerror}')
 
-    def is_locked(self):
+    def is_locked(self) -> bool:
         """Return whether the lock file exists."""
         return os.path.exists(self.fullname)
 
-    def fail(self):
+    def fail(self) -> bool:
         """Mark the lock as failed; return False if there is no lock file."""
         with heartbeat.guard:
             token = heartbeat.drop(self.fullname)
@@ -381,23 +388,23 @@ class file_based_lock(base_lock):
                 return False
         return True
 
-    def is_failed(self):
+    def is_failed(self) -> bool:
         """Return whether the lock file exists and carries the failed marker."""
         try:
             return os.stat(self.fullname).st_mtime == FAILED_LOCK_MTIME
         except FileNotFoundError:
             return False
 
-    def stale_reason(self):
+    def stale_reason(self) -> str | None:
         """Return why the lock is stale (its holder is gone), or None if it is not."""
         found = read_lock(self.fullname)
         return None if found is None else stale_reason(*found)
 
-    def is_stale(self):
+    def is_stale(self) -> bool:
         """Return whether the lock exists and its holder is gone (see stale_reason)."""
         return self.stale_reason() is not None
 
-    def holder_state(self):
+    def holder_state(self) -> str:
         """Return ``LOCK_FREE``, ``LOCK_FAILED``, ``LOCK_STALE`` or ``LOCK_HELD`` (one
         read of the lock file)."""
         found = read_lock(self.fullname)
@@ -408,7 +415,7 @@ class file_based_lock(base_lock):
             return LOCK_FAILED
         return LOCK_HELD if stale_reason(stat, info) is None else LOCK_STALE
 
-    def is_held_by_live_worker(self):
+    def is_held_by_live_worker(self) -> bool:
         """Whether a live worker of ours, other than this process, holds the lock.
 
         True only for a lock with a lease line that is neither failed nor stale and was
@@ -424,7 +431,7 @@ class file_based_lock(base_lock):
             return False
         return stale_reason(stat, info) is None
 
-    def remove_unless_live(self):
+    def remove_unless_live(self) -> bool:
         """Remove the lock unless a live worker holds it; return whether it was removed.
 
         Goes through the takeover protocol (:func:`take_over`), so
@@ -449,11 +456,11 @@ class file_keepalive_based_lock(file_based_lock):
         The monitor process while this object holds the lock.
     """
 
-    def __init__(self, jugdir, name, lease=None):
+    def __init__(self, jugdir: str, name: bytes | str, lease: LeaseSettings | None = None) -> None:
         super().__init__(jugdir, name, lease)
-        self.monitor = None
+        self.monitor: subprocess.Popen[bytes] | None = None
 
-    def get(self):
+    def get(self) -> bool:
         """Take the lock and start its monitor; False (and no monitor) if it is taken."""
         if not super().get():
             return False
@@ -475,19 +482,19 @@ class file_keepalive_based_lock(file_based_lock):
             self.monitor.wait()
             self.monitor = None
 
-    def release(self):
+    def release(self) -> None:
         """Stop the monitor and remove the lock file."""
         self._stop_monitor()
         super().release()
 
-    def fail(self):
+    def fail(self) -> bool:
         """Stop the monitor and mark the lock as failed."""
         self._stop_monitor()
         return super().fail()
 
     holder_state = base_lock.holder_state  # its own is_failed (age), not the marker
 
-    def is_failed(self):
+    def is_failed(self) -> bool:
         """Return whether the lock exists and was not touched for 30 minutes."""
         try:
             mtime = os.stat(self.fullname).st_mtime

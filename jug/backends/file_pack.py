@@ -29,7 +29,9 @@ from .encode import decode_from
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, BinaryIO, Callable, Iterable, Iterator
+
+    from .file_locks import file_based_lock
 
 __all__ = ['PackMixin', 'MAX_FILESIZE_IN_PACK', 'PACK_LOCK_NAME', 'PACK_LOCK_TRIES']
 
@@ -46,13 +48,33 @@ class PackMixin:
 
     can_pack = True
     packed: dict
-    _packed_stamp = None  # (inode, mtime, size) of the pack file read into `packed`
+    # (inode, mtime, size) of the pack file read into `packed`
+    _packed_stamp: tuple[int, int, int] | None = None
+
+    if TYPE_CHECKING:
+        # what the store class this is mixed into (file_store) provides
+        jugdir: str
+
+        def _commit(self, write: Callable[[BinaryIO], object], fname: str,
+                    durable: bool = True) -> None: ...
+
+        def _encode_to(self, object: Any, f: BinaryIO) -> None: ...
+
+        def _store_error(self, error: OSError) -> StoreError: ...
+
+        def _getfname(self, name: bytes | str) -> str: ...
+
+        def _iter_filekeys(self) -> Iterator[bytes]: ...
+
+        def _load_file(self, name: bytes | str) -> Any: ...
+
+        def getlock(self, name: bytes | str) -> file_based_lock: ...
 
     def _packfile(self) -> str:
         """Return the path of the pack file, ``<jugdir>/packs/jugpack``."""
         return os.path.join(self.jugdir, 'packs', 'jugpack')
 
-    def _pack_stamp(self):
+    def _pack_stamp(self) -> tuple[int, int, int] | None:
         try:
             st = os.stat(self._packfile())
         except (FileNotFoundError, NotADirectoryError):
@@ -139,7 +161,7 @@ class PackMixin:
         finally:
             lock.release()
 
-    def _remove_from_pack(self, names) -> set:
+    def _remove_from_pack(self, names: Iterable[bytes | str]) -> set:
         """Remove `names` from the pack; return the set of those (as given) that were in it.
 
         Only touches the pack file if one of the names is in the in-memory pack.
@@ -162,7 +184,7 @@ class PackMixin:
         self._modify_pack(drop)
         return present
 
-    def update_pack(self):
+    def update_pack(self) -> int:
         """Move every result file of at most ``MAX_FILESIZE_IN_PACK`` bytes into the pack.
 
         Usage: ``n = store.update_pack()``
@@ -179,8 +201,8 @@ class PackMixin:
         the one that was loaded (same inode, size and mtime), so a result re-dumped by
         another process meanwhile is kept.  Empty ``xx`` directories remain.
         """
-        collected = {}
-        identities = {}
+        collected: dict[bytes, Any] = {}
+        identities: dict[bytes, tuple[int, int, int]] = {}
         for key in self._iter_filekeys():
             fname = self._getfname(key)
             try:
@@ -210,7 +232,7 @@ class PackMixin:
             _unlink_quietly(self._getfname(key))
         return len(collected)
 
-    def resave_pack(self):
+    def resave_pack(self) -> None:
         """Write the in-memory pack to disk, under the pack lock (legacy)."""
         mine = dict(self.packed)
 

@@ -24,6 +24,11 @@ import os
 from .base import STATUS_FAILED, as_bytes, encode_record, parse_record
 from .leases import nodename
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Iterable, Iterator
+
 __all__ = ['RecordLog', 'RECORDS_DIR', 'RECORD_SUFFIX', 'FAILURES_DIR', 'FAILURE_SUFFIX']
 
 #: Run records live in ``<jugdir>/RECORDS_DIR/<host>-<pid>RECORD_SUFFIX``: one log per
@@ -44,11 +49,20 @@ class RecordLog:
 
     _records: dict | None = None  # key -> newest record, read on first use
 
+    if TYPE_CHECKING:
+        # what the store class this is mixed into (file_store) provides
+        jugdir: str
+
+        def _commit(self, write: Callable[[BinaryIO], object], fname: str,
+                    durable: bool = True) -> None: ...
+
+        def _mark_write_error(self, error: Exception, fname: str) -> None: ...
+
     def _recorddir(self) -> str:
         """Return the directory of run records, ``<jugdir>/records``."""
         return os.path.join(self.jugdir, RECORDS_DIR)
 
-    def _failure_file(self, name) -> str:
+    def _failure_file(self, name: bytes | str) -> str:
         """Return the path of the failure mark of key `name`."""
         return os.path.join(self._recorddir(), FAILURES_DIR,
                             as_bytes(name).decode('utf-8') + FAILURE_SUFFIX)
@@ -57,7 +71,7 @@ class RecordLog:
         """Return the path of this process's log of run records."""
         return os.path.join(self._recorddir(), f'{nodename()}-{os.getpid()}{RECORD_SUFFIX}')
 
-    def save_record(self, name, record: dict) -> None:
+    def save_record(self, name: bytes | str, record: dict) -> None:
         """Append the run record of `name` to this process's log in ``records/``.
 
         Usage: ``store.save_record(t.hash(), record)``
@@ -93,11 +107,11 @@ class RecordLog:
         if record.get('status') == STATUS_FAILED:
             self._write_failure_mark(name, line)
 
-    def _write_failure_mark(self, name, line: bytes) -> None:
+    def _write_failure_mark(self, name: bytes | str, line: bytes) -> None:
         # informative, like the log: atomic (a reader sees all of it) but not fsynced
         self._commit(lambda f: f.write(line), self._failure_file(name), durable=False)
 
-    def failure_mark(self, name) -> dict | None:
+    def failure_mark(self, name: bytes | str) -> dict | None:
         """Return the run record of `name`'s last failure, if its last run failed.
 
         Usage: ``record = store.failure_mark(t.hash())``  (one ``open`` when absent)
@@ -111,7 +125,7 @@ class RecordLog:
         record = entry.get('record') if entry is not None else None
         return record if isinstance(record, dict) else None
 
-    def _failure_keys(self) -> list:
+    def _failure_keys(self) -> list[bytes]:
         try:
             names = os.listdir(os.path.join(self._recorddir(), FAILURES_DIR))
         except (FileNotFoundError, NotADirectoryError):
@@ -131,7 +145,7 @@ class RecordLog:
                 marks[key] = record
         return marks
 
-    def clear_failure_mark(self, name) -> None:
+    def clear_failure_mark(self, name: bytes | str) -> None:
         """Remove the failure mark of `name` (no error if there is none).
 
         Usage: ``store.clear_failure_mark(t.hash())``
@@ -141,7 +155,7 @@ class RecordLog:
         except (FileNotFoundError, NotADirectoryError):
             pass
 
-    def _record_logs(self) -> list:
+    def _record_logs(self) -> list[str]:
         try:
             names = os.listdir(self._recorddir())
         except (FileNotFoundError, NotADirectoryError):
@@ -152,7 +166,7 @@ class RecordLog:
     def _record_index(self) -> dict:
         """Return {key: newest record} from all logs (read once per store object)."""
         if self._records is None:
-            index = {}
+            index: dict[bytes, dict] = {}
             for path in self._record_logs():
                 newest_here = dict(_read_record_log(path))  # later lines win
                 for key, record in newest_here.items():
@@ -162,21 +176,21 @@ class RecordLog:
             self._records = index
         return self._records
 
-    def load_record(self, name) -> dict | None:
+    def load_record(self, name: bytes | str) -> dict | None:
         """Return the newest run record of `name`; None if there is none.
 
         Usage: ``record = store.load_record(t.hash())``
         """
         return self._record_index().get(as_bytes(name))
 
-    def list_records(self) -> list:
+    def list_records(self) -> list[bytes]:
         """Return the keys (bytes) that have a run record, sorted.
 
         Usage: ``keys = store.list_records()``
         """
         return sorted(self._record_index())
 
-    def remove_records(self, names) -> None:
+    def remove_records(self, names: Iterable[bytes | str]) -> None:
         """Delete the run records of `names` (no error if absent).
 
         Usage: ``store.remove_records([h1, h2])``
@@ -201,7 +215,7 @@ class RecordLog:
         self._records = None
 
 
-def _read_record_log(path: str):
+def _read_record_log(path: str) -> Iterator[tuple[bytes, dict]]:
     """Yield ``(key, record)`` for each intact line of a log of run records."""
     try:
         with open(path, 'rb') as log:

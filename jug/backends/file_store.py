@@ -27,10 +27,6 @@ import errno
 import os
 import sys
 import time
-# typing is imported only by type checkers: importing it costs start-up time
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import BinaryIO, Callable, Iterator
 
 from ..errors import MissingPackageError, StoreError, mark_store_error, store_error_message
 from .base import as_bytes, base_store
@@ -40,6 +36,12 @@ from .file_locks import (FAILED_LOCK_MTIME, KEEPALIVE_FAILED_AGE,  # noqa: F401 
                          file_based_lock, file_keepalive_based_lock)
 from .file_pack import MAX_FILESIZE_IN_PACK, PackMixin
 from .file_records import RECORDS_DIR, RecordLog
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import builtins  # ``list`` is a method of the stores
+    from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 __all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
            'file_keepalive_based_lock', 'fsync_dir', 'MAX_FILESIZE_IN_PACK']
@@ -113,7 +115,7 @@ class file_store(PackMixin, RecordLog, base_store):
     jug.errors.StoreError
         If the jugdir exists but is not a directory or cannot be read.
     """
-    def __init__(self, dname, compress_numpy=False):
+    def __init__(self, dname: str | os.PathLike[str], compress_numpy: bool = False) -> None:
         dname = os.fspath(dname)
         if dname.endswith('/'):
             dname = dname[:-1]
@@ -124,11 +126,11 @@ class file_store(PackMixin, RecordLog, base_store):
         self._packed_stamp = None
         self.packed = self._read_pack()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'file_store({self.jugdir})'
 
     # layout ---------------------------------------------------------------------------
-    def _getfname(self, name) -> str:
+    def _getfname(self, name: bytes | str) -> str:
         """Return the path of the result file for key `name` (``xx/yyyy...``)."""
         if isinstance(name, bytes):
             name = name.decode('utf-8')
@@ -188,7 +190,7 @@ class file_store(PackMixin, RecordLog, base_store):
             except NotADirectoryError as e:
                 raise self._store_error(e) from e
 
-    def _commit(self, write: Callable[[BinaryIO], None], fname: str,
+    def _commit(self, write: Callable[[BinaryIO], object], fname: str,
                 durable: bool = True) -> None:
         """Atomically and durably make `fname` hold what `write(file)` writes.
 
@@ -255,7 +257,7 @@ class file_store(PackMixin, RecordLog, base_store):
         mark_store_error(error, f'cannot write {what} {fname}: {reason}')
 
     # results ----------------------------------------------------------------------------
-    def dump(self, object, name):
+    def dump(self, object: Any, name: bytes | str) -> None:
         """Store `object` as the result for key `name` (atomic and durable).
 
         Usage: ``store.dump(value, h)``
@@ -271,12 +273,12 @@ class file_store(PackMixin, RecordLog, base_store):
             self._remove_from_pack([name])
         self._commit(lambda f: self._write_to(object, f), self._getfname(name))
 
-    def _write_to(self, object, f: BinaryIO) -> None:
+    def _write_to(self, object: Any, f: BinaryIO) -> None:
         """Write `object` to the open file `f` in its result file format (see
         :func:`jug.backends.file_formats.write_result`)."""
         write_result(object, f, self.compress_numpy)
 
-    def load(self, name):
+    def load(self, name: bytes | str) -> Any:
         """Return the result stored for `name` (from the pack if it is there).
 
         Usage: ``value = store.load(h)``
@@ -299,7 +301,7 @@ class file_store(PackMixin, RecordLog, base_store):
                 return self.packed[key]
             raise
 
-    def _load_file(self, name):
+    def _load_file(self, name: bytes | str) -> Any:
         """Load the result file of `name`, sniffing its format (npy, parquet, zlib).
 
         Raises
@@ -325,7 +327,7 @@ class file_store(PackMixin, RecordLog, base_store):
                                  f'truncated ({type(e).__name__}: {e}); remove it (or '
                                  f'`jug invalidate` its task) to compute it again') from e
 
-    def can_load(self, name):
+    def can_load(self, name: bytes | str) -> bool:
         """Return whether a result is stored for `name` (in the pack or as a file)."""
         if self.packed and as_bytes(name) in self.packed:
             return True
@@ -334,14 +336,14 @@ class file_store(PackMixin, RecordLog, base_store):
         # packed by another process (`jug pack`) since this store read the pack?
         return self._reread_pack_if_changed() and as_bytes(name) in self.packed
 
-    def remove(self, name):
+    def remove(self, name: bytes | str) -> bool:
         """Remove the result for `name`; return whether there was one.
 
         Usage: ``store.remove(h)``
         """
         return bool(self.remove_many([name]))
 
-    def remove_many(self, names):
+    def remove_many(self, names: Iterable[bytes | str]) -> set:
         """Remove several results (pack entries and files) and their run records.
 
         Usage: ``removed = store.remove_many(hashes)``
@@ -363,7 +365,7 @@ class file_store(PackMixin, RecordLog, base_store):
         return removed
 
     # listing and cleaning up ----------------------------------------------------------
-    def list(self):
+    def list(self) -> builtins.list[bytes]:
         """Return the keys (bytes) of all results: pack keys first, then files (sorted).
 
         Usage: ``keys = store.list()``
@@ -391,7 +393,7 @@ class file_store(PackMixin, RecordLog, base_store):
             for f in files:
                 yield os.fsencode(d + f)
 
-    def metadata(self, t):
+    def metadata(self, t: Any) -> dict:
         """Return ``{'computed': bool[, 'completed': ctime][, 'record': dict]}`` for task `t`.
 
         Usage: ``store.metadata(task)``
@@ -403,7 +405,7 @@ class file_store(PackMixin, RecordLog, base_store):
         try:
             mtime = os.stat(self._getfname(name)).st_mtime
         except FileNotFoundError:
-            meta = {'computed': as_bytes(name) in self.packed}
+            meta: dict[str, Any] = {'computed': as_bytes(name) in self.packed}
         else:
             meta = {'computed': True, 'completed': time.ctime(mtime)}
         record = self.load_record(name)
@@ -411,7 +413,7 @@ class file_store(PackMixin, RecordLog, base_store):
             meta['record'] = record
         return meta
 
-    def cleanup(self, active, keeplocks=False):
+    def cleanup(self, active: Iterable[Any], keeplocks: bool = False) -> int:
         """Remove every file that is not the result (or run record) of a task in `active`.
 
         Usage: ``n = store.cleanup(tasks)``
@@ -491,7 +493,7 @@ class file_store(PackMixin, RecordLog, base_store):
                 continue  # renamed into place (or removed) meanwhile
 
     @staticmethod
-    def remove_store(jugdir):
+    def remove_store(jugdir: str) -> None:
         """Delete the whole jugdir, if it exists.
 
         Usage: ``file_store.remove_store('jugfile.jugdata')``
@@ -500,16 +502,16 @@ class file_store(PackMixin, RecordLog, base_store):
             import shutil  # lazy: rarely needed
             shutil.rmtree(jugdir)
 
-    def close(self):
+    def close(self) -> None:
         """Nothing to release."""
         pass
 
     # locks --------------------------------------------------------------------------------
-    def getlock(self, name):
+    def getlock(self, name: bytes | str) -> file_based_lock:
         """Return the :class:`file_based_lock` for `name`."""
         return file_based_lock(self.jugdir, name, self.lease)
 
-    def listlocks(self):
+    def listlocks(self) -> builtins.list[bytes]:
         """Return the names (bytes) of all lock files, ``[]`` if there are none.
 
         Usage: ``names = store.listlocks()``
@@ -520,7 +522,7 @@ class file_store(PackMixin, RecordLog, base_store):
             return []
         return [os.fsencode(n[:-len('.lock')]) for n in sorted(names) if n.endswith('.lock')]
 
-    def remove_locks(self):
+    def remove_locks(self) -> int:
         """Remove every file in ``<jugdir>/locks``; return how many were removed.
 
         Usage: ``n = store.remove_locks()``
@@ -539,7 +541,7 @@ class file_store(PackMixin, RecordLog, base_store):
             removed += 1
         return removed
 
-    def _encode_to(self, object, f: BinaryIO) -> None:
+    def _encode_to(self, object: Any, f: BinaryIO) -> None:
         """The generic encoding, by the module global ``encode_to`` (replaceable)."""
         encode_to(object, f)
 
@@ -553,11 +555,11 @@ class file_keepalive_store(file_store):
     worker's tasks show up instead of staying locked forever.
     """
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'file_keepalive_store({self.jugdir})'
 
     __str__ = __repr__
 
-    def getlock(self, name):
+    def getlock(self, name: bytes | str) -> file_keepalive_based_lock:
         """Return the :class:`file_keepalive_based_lock` for `name`."""
         return file_keepalive_based_lock(self.jugdir, name, self.lease)

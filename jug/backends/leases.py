@@ -66,7 +66,7 @@ class LeaseSettings:
         self.lease_time = lease_time
         self.heartbeat_interval = heartbeat_interval
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'LeaseSettings({self.lease_time:g}, {self.heartbeat_interval:g})'
 
 
@@ -196,10 +196,11 @@ class Heartbeat:
 
     The thread wakes every ``interval`` seconds, the shortest interval the held
     leases asked for (it sleeps until the next :meth:`hold` while none is held), and
-    calls each group's ``refresh`` with the group's leases.  Taking or releasing a lock only updates a dict, under :attr:`guard` (a
-    re-entrant lock, which a store may also hold while it releases or fails a lock,
-    so that no refresh happens in between).  In a forked child the thread does not
-    exist and the parent's guard may be held: everything is reset.
+    calls each group's ``refresh`` with the group's leases.  Taking or releasing a lock
+    only updates a dict, under :attr:`guard` (a re-entrant lock, which a store may also
+    hold while it releases or fails a lock, so that no refresh happens in between).  In a
+    forked child the thread does not exist and the parent's guard may be held: everything
+    is reset.
     """
 
     thread_name = 'jug-lock-heartbeat'

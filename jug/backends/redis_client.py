@@ -73,7 +73,7 @@ _SCAN_COUNT = 5000
 _PIPELINE_NAMES = 10_000
 
 
-def _no_retry():
+def _no_retry() -> Any:
     """redis-py's retry policy for our clients: none (we retry, with our own bound)."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -229,7 +229,7 @@ class RedisConnection:
             self._gave_up = False
             return result
 
-    def script(self, text: str):
+    def script(self, text: str) -> Any:
         """The script `text`, registered once (EVALSHA; redis-py reloads it if the
         server forgot it)."""
         registered = self._scripts.get(text)
@@ -271,11 +271,11 @@ class RedisConnection:
         the connection breaks during a batch, the batch is sent again: a key deleted by
         the first attempt is then reported as not existing.)
         """
-        existed = []
+        existed: list[bool] = []
         for start in range(0, len(names), _PIPELINE_NAMES):
             chunk = names[start:start + _PIPELINE_NAMES]
 
-            def run():
+            def run() -> Any:
                 pipe = self.client.pipeline(transaction=False)
                 for name in chunk:
                     pipe.delete(prefix + as_bytes(name))

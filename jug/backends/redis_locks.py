@@ -22,6 +22,13 @@ import logging
 from .base import LOCK_FAILED, LOCK_FREE, LOCK_HELD, as_bytes, base_lock
 from .leases import Lease, heartbeat, new_token, token_is_ours
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .redis_store import redis_store
+
 __all__ = ['redis_lock', 'lease_group', 'LOCK', 'OWNER', 'LOCKED', 'FAILED']
 
 # --- layout (compatibility constants) --------------------------------------------------
@@ -92,7 +99,7 @@ class redis_lock(base_lock):
         ``'foo'`` and ``b'foo'`` are the same lock.
     """
 
-    def __init__(self, store, name) -> None:
+    def __init__(self, store: redis_store, name: bytes | str) -> None:
         self.store = store
         self.connection = store.connection
         key = as_bytes(name)
@@ -101,13 +108,13 @@ class redis_lock(base_lock):
         #: How the heartbeat knows this lock: a server and a key.
         self.lease_key = (self.connection.server_id, self.fullname)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'redis_lock({self.fullname!r})'
 
-    def _get_value(self):
+    def _get_value(self) -> Any:
         return self.connection.run(lambda: self.connection.client.get(self.fullname))
 
-    def get(self):
+    def get(self) -> bool:
         """Take the lock; True only if it was free (a failed lock stays failed).
 
         The lock expires after the store's lease unless this process's heartbeat
@@ -127,7 +134,7 @@ class redis_lock(base_lock):
                        lease.heartbeat_interval)
         return True
 
-    def queue_release(self, pipe) -> None:
+    def queue_release(self, pipe: Any) -> None:
         """Add the commands of :meth:`release` to the pipeline `pipe` (for a commit
         that stores a result and releases its lock in one transaction); call
         :meth:`forget` once the pipeline has run."""
@@ -141,7 +148,7 @@ class redis_lock(base_lock):
         """Stop refreshing the lock (it was released by a pipeline of :meth:`queue_release`)."""
         heartbeat.drop(self.lease_key)
 
-    def release(self):
+    def release(self) -> None:
         """Release the lock (no error if it is not held).
 
         A lock this process took is deleted only if it is still its own (it may have
@@ -157,38 +164,38 @@ class redis_lock(base_lock):
             self.connection.run(lambda: release(keys=[self.fullname, self.ownername],
                                                 args=[token]))
 
-    def is_locked(self):
+    def is_locked(self) -> bool:
         """Return whether the lock is held (locked or failed)."""
         return self._get_value() in (LOCKED, FAILED)
 
-    def fail(self):
+    def fail(self) -> bool:
         """Mark a held lock as failed (for good: no expiry); return whether it is failed."""
         heartbeat.drop(self.lease_key)
         fail = self.connection.script(_FAIL)
         return bool(self.connection.run(lambda: fail(keys=[self.fullname, self.ownername])))
 
-    def is_failed(self):
+    def is_failed(self) -> bool:
         """Return whether the lock is marked as failed."""
         return self._get_value() == FAILED
 
-    def is_stale(self):
+    def is_stale(self) -> bool:
         """Always False: a lock whose holder stopped refreshing expires by itself."""
         return False
 
-    def holder_state(self):
+    def holder_state(self) -> str:
         """Return ``LOCK_FREE``, ``LOCK_FAILED`` or ``LOCK_HELD`` (one GET)."""
         value = self._get_value()
         if value == FAILED:
             return LOCK_FAILED
         return LOCK_HELD if value == LOCKED else LOCK_FREE
 
-    def is_held_by_live_worker(self):
+    def is_held_by_live_worker(self) -> bool:
         """Whether a live worker of ours, other than this process, holds the lock.
 
         True for a lock ``L`` with an expiry and an owner that is not this process.
         Jug 2.7's locks (no expiry) and failed locks are never known live.
         """
-        def run():
+        def run() -> Any:
             pipe = self.connection.client.pipeline(transaction=False)
             pipe.get(self.fullname)
             pipe.pttl(self.fullname)
@@ -201,7 +208,7 @@ class redis_lock(base_lock):
 
 # --- the heartbeat's refresh -------------------------------------------------------------
 
-def lease_group(client) -> tuple:
+def lease_group(client: Any) -> tuple[str, int]:
     """The heartbeat group of the locks taken through `client` (refreshed together)."""
     return ('redis', id(client))
 
@@ -212,7 +219,7 @@ class _RefreshState:
     failing = False
 
 
-def _refresh_leases(leases: list) -> None:
+def _refresh_leases(leases: list[Lease]) -> None:
     """Refresh the redis locks of one server in one pipeline (the heartbeat's refresh).
 
     The refresh script checks the owner token and the ``L`` value on the server, so a

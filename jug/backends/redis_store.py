@@ -36,6 +36,12 @@ from .redis_client import (DEFAULT_RETRY_TIME, RedisConnection, masked,  # noqa:
                            parse_url)
 from .redis_locks import LOCK, OWNER, lease_group, redis_lock
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import builtins  # ``list`` is a method of the stores
+    from typing import Any, Iterable, Iterator
+
 __all__ = ['redis_store', 'redis_lock', 'parse_url', 'DEFAULT_RETRY_TIME']
 
 # --- layout (compatibility constants) --------------------------------------------------
@@ -57,19 +63,19 @@ def _import_redis() -> None:
         try:
             import redis as module
         except ImportError:
-            module = None
+            module = None  # type: ignore[assignment,unused-ignore]  # (when it is not installed)
         g['redis'] = module
     g.setdefault('redis_functional', g['redis'] is not None)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in ('redis', 'redis_functional'):
         _import_redis()
         return globals()[name]
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-def _redis_module():
+def _redis_module() -> Any:
     _import_redis()
     return globals()['redis']
 
@@ -106,7 +112,7 @@ class redis_store(base_store):
     round trip), :meth:`set_lease`, and run records (``save_record`` and friends).
     """
 
-    def __init__(self, url, retry_time: float | None = None):
+    def __init__(self, url: str, retry_time: float | None = None) -> None:
         redis = _redis_module()
         if redis is None:
             raise RedisMissingError('redis', f'The redis store ({masked(url)})', extra='redis')
@@ -116,17 +122,17 @@ class redis_store(base_store):
         self.redis = self.connection.client
         self.retry_time = self.connection.retry_time
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f'redis_store({masked(self.url)})'
 
     # results ------------------------------------------------------------------------------
     @staticmethod
-    def _encode(object) -> bytes:
+    def _encode(object: Any) -> bytes:
         import base64  # lazy: only the redis store needs it
         s = encode(object)
         return base64.b64encode(s) if s else s  # None is b'' (not base64'd, as Jug 2.7)
 
-    def dump(self, object, name):
+    def dump(self, object: Any, name: bytes | str) -> None:
         """Store `object` under `name` (one atomic SET: readers never see half of it).
 
         Usage: ``store.dump(value, h)``
@@ -134,7 +140,7 @@ class redis_store(base_store):
         data = self._encode(object)
         self.connection.run(lambda: self.redis.set(_RESULT + as_bytes(name), data))
 
-    def commit(self, object, name, record: dict | None = None) -> None:
+    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> None:
         """Store the result of task `name`, its run record, and release its lock.
 
         Usage: ``store.commit(value, t.hash(), finish_record(record))``
@@ -159,7 +165,7 @@ class redis_store(base_store):
         record_data = None if record is None else encode_record(record)
         lock = redis_lock(self, key)
 
-        def run():
+        def run() -> Any:
             pipe = self.redis.pipeline(transaction=True)
             pipe.set(_RESULT + key, data)
             if record_data is not None:
@@ -170,11 +176,11 @@ class redis_store(base_store):
         self.connection.run(run)
         lock.forget()
 
-    def can_load(self, name):
+    def can_load(self, name: bytes | str) -> bool:
         """Return (an int, true if) a result is stored under `name`."""
         return self.connection.run(lambda: self.redis.exists(_RESULT + as_bytes(name)))
 
-    def load(self, name):
+    def load(self, name: bytes | str) -> Any:
         """Return the result stored under `name`.
 
         Raises
@@ -201,11 +207,11 @@ class redis_store(base_store):
                              f'{e}); remove it (or `jug invalidate` its task) to compute '
                              f'it again') from e
 
-    def remove(self, name):
+    def remove(self, name: bytes | str) -> bool:
         """Remove the result (and run record) under `name`; return whether it existed."""
         return self.connection.delete(_RESULT, [name], also=(_RECORD, _FAILURE))[0]
 
-    def remove_many(self, names):
+    def remove_many(self, names: Iterable[bytes | str]) -> set:
         """Remove several results and their run records, in batched pipelines.
 
         Usage: ``removed = store.remove_many(hashes)``
@@ -219,20 +225,20 @@ class redis_store(base_store):
         existed = self.connection.delete(_RESULT, names, also=(_RECORD, _FAILURE))
         return {name for name, gone in zip(names, existed) if gone}
 
-    def list(self):
+    def list(self) -> Iterator[bytes]:
         """Yield the keys (bytes) of all results (SCAN, in batches)."""
         return self.connection.scan(_RESULT)
 
-    def listlocks(self):
+    def listlocks(self) -> Iterator[bytes]:
         """Yield the names (bytes) of all locks (SCAN, in batches)."""
         return self.connection.scan(LOCK)
 
-    def remove_locks(self):
+    def remove_locks(self) -> int:
         """Remove every lock (failed ones too); return how many were removed."""
         locks = list(self.connection.scan(LOCK))
         return sum(self.connection.delete(LOCK, locks, also=(OWNER,)))
 
-    def cleanup(self, active, keeplocks=False):
+    def cleanup(self, active: Iterable[Any], keeplocks: bool = False) -> int:
         """Delete results and run records not in `active` (and all locks unless `keeplocks`).
 
         Usage: ``n = store.cleanup(tasks)``
@@ -243,15 +249,18 @@ class redis_store(base_store):
             Number of results deleted (records and locks are not counted).
         """
         keep = {as_bytes(t.hash()) for t in active}
-        removed = sum(self.connection.delete(_RESULT, [k for k in self.connection.scan(_RESULT) if k not in keep]))
-        self.connection.delete(_RECORD, [k for k in self.connection.scan(_RECORD) if k not in keep])
-        self.connection.delete(_FAILURE, [k for k in self.connection.scan(_FAILURE) if k not in keep])
+        removed = sum(self.connection.delete(
+            _RESULT, [k for k in self.connection.scan(_RESULT) if k not in keep]))
+        self.connection.delete(_RECORD,
+                               [k for k in self.connection.scan(_RECORD) if k not in keep])
+        self.connection.delete(_FAILURE,
+                               [k for k in self.connection.scan(_FAILURE) if k not in keep])
         if not keeplocks:
             self.remove_locks()
         return removed
 
     # run records --------------------------------------------------------------------------
-    def save_record(self, name, record: dict) -> None:
+    def save_record(self, name: bytes | str, record: dict) -> None:
         """Keep `record` as the run record of `name` (key ``record:<name>``, JSON), and
         as its failure mark (``failure:<name>``) if it says the task failed."""
         data = encode_record(record)
@@ -260,14 +269,14 @@ class redis_store(base_store):
             self.connection.run(lambda: self.redis.set(_RECORD + key, data))
             return
 
-        def run():
+        def run() -> Any:
             pipe = self.redis.pipeline(transaction=True)
             pipe.set(_RECORD + key, data)
             pipe.set(_FAILURE + key, data)
             return pipe.execute()
         self.connection.run(run)
 
-    def failure_mark(self, name) -> dict | None:
+    def failure_mark(self, name: bytes | str) -> dict | None:
         """Return the record of `name`'s last run if it failed (one GET), else None."""
         data = self.connection.run(lambda: self.redis.get(_FAILURE + as_bytes(name)))
         return None if data is None else parse_record(data)
@@ -285,29 +294,29 @@ class redis_store(base_store):
                     marks[key] = record
         return marks
 
-    def clear_failure_mark(self, name) -> None:
+    def clear_failure_mark(self, name: bytes | str) -> None:
         """Forget the failure mark of `name` (it has run with success since)."""
         self.connection.run(lambda: self.redis.delete(_FAILURE + as_bytes(name)))
 
-    def load_record(self, name) -> dict | None:
+    def load_record(self, name: bytes | str) -> dict | None:
         """Return the run record of `name`, or None if there is none or it is damaged."""
         data = self.connection.run(lambda: self.redis.get(_RECORD + as_bytes(name)))
         return None if data is None else parse_record(data)
 
-    def list_records(self) -> list:
+    def list_records(self) -> builtins.list[bytes]:
         """Return the keys (bytes) that have a run record, sorted."""
         return sorted(self.connection.scan(_RECORD))
 
-    def remove_records(self, names) -> None:
+    def remove_records(self, names: Iterable[bytes | str]) -> None:
         """Delete the run records (and failure marks) of `names` (no error if absent)."""
         self.connection.delete(_RECORD, list(names), also=(_FAILURE,))
 
     # locks ----------------------------------------------------------------------------------
-    def getlock(self, name):
+    def getlock(self, name: bytes | str) -> redis_lock:
         """Return the :class:`redis_lock` for `name`."""
         return redis_lock(self, name)
 
-    def close(self):
+    def close(self) -> None:
         """Stop refreshing this store's locks and close the client's connections."""
         group = lease_group(self.redis)
         heartbeat.drop_where(lambda lease: lease.group == group)

@@ -17,14 +17,14 @@ Must not import ``jug.task`` or anything above layer 1.
 """
 from __future__ import annotations
 
-# typing is imported only by type checkers: importing it costs start-up time
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Callable
-
 from .dict_store import dict_store
 from .file_store import file_keepalive_store, file_store
 from .redis_store import redis_store
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 __all__ = ['select', 'register_jugdir_form', 'is_shared']
 
@@ -71,7 +71,7 @@ register_jugdir_form('file_keepalive:',
                      lambda jugdir: file_keepalive_store(jugdir[len('file_keepalive:'):]))
 
 
-def select(jugdir):
+def select(jugdir: Any) -> Any:
     """Return the store that the jugdir string `jugdir` names.
 
     Usage: ``store = select('jugfile.jugdata')``
@@ -94,7 +94,7 @@ def select(jugdir):
     return (_EXACT[form] if form == jugdir and form in _EXACT else _PREFIXES[form])(jugdir)
 
 
-def _form(jugdir: str):
+def _form(jugdir: str) -> str | None:
     """The registered form that `jugdir` matches: itself if it is an exact form, else
     its longest registered prefix; None for a file_store path."""
     if jugdir in _EXACT:
@@ -105,7 +105,7 @@ def _form(jugdir: str):
     return None
 
 
-def is_shared(jugdir) -> bool:
+def is_shared(jugdir: Any) -> bool:
     """Whether several processes can use the store `jugdir` names at once.
 
     Usage: ``if not is_shared(options.jugdir): ...``  (``dict_store`` is private)

@@ -8,10 +8,17 @@ Layer 3: imports ``jug.hooks.register`` only; never ``jug.jug``, ``jug.options``
 ``jug.subcommands``.  ``print_summary`` writes with ``print``, as Jug 2.7 does for
 the timing hook.
 """
+from __future__ import annotations
+
 import time
 from collections import defaultdict
 
 from .register import register_hook_once
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ['TimeTasks', 'register_time_tasks']
 
@@ -38,25 +45,26 @@ class TimeTasks:
         When the task being timed started (``time.time()``).
     """
 
-    def __init__(self):
-        self.times = defaultdict(list)
-        self.start_time = None
+    def __init__(self) -> None:
+        self.times: defaultdict[str, list[float]] = defaultdict(list)
+        self.start_time: float | None = None
 
-    def start(self, t):
+    def start(self, t: Any) -> None:
         """Note that task ``t`` starts now.
 
         Usage: ``timer.start(t)``
         """
         self.start_time = time.time()
 
-    def stop(self, t):
+    def stop(self, t: Any) -> None:
         """Record the time since the last ``start`` as a duration of ``t.name``.
 
         Usage: ``timer.stop(t)``
         """
-        self.times[t.name].append(time.time() - self.start_time)
+        # (``start`` ran first: ``start_time`` is a float here)
+        self.times[t.name].append(time.time() - self.start_time)  # type: ignore[operator]
 
-    def print_summary(self):
+    def print_summary(self) -> None:
         """Print, per task name, the mean duration and the number of tasks.
 
         Usage: ``timer.print_summary()``
@@ -72,7 +80,7 @@ class TimeTasks:
             print(f'{name:20} {mean:.2f}s ({len(durations)} tasks)')
 
 
-def register_time_tasks():
+def register_time_tasks() -> None:
     """Time every task ``jug execute`` runs and print a summary when it finishes.
 
     Usage: put ``register_time_tasks()`` in the jugfile.

@@ -10,10 +10,12 @@ barrier) registers nothing new, so limits are counted from the first call.
 Layer 3: imports ``jug.hooks.register`` and ``jug.errors`` only; never ``jug.jug``,
 ``jug.options`` or ``jug.subcommands``.
 """
+from __future__ import annotations
+
 import logging
 import os
 import time
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..errors import OptionError, StopRequested
 from .register import register_hook, register_hook_once
@@ -44,7 +46,7 @@ def _stop(reason: str) -> None:
     raise StopRequested(reason)
 
 
-def exit_if_file_exists(fname):
+def exit_if_file_exists(fname: str) -> None:
     """Stop before the next task whenever the file ``fname`` exists.
 
     Usage: ``exit_if_file_exists('__stop_jug.txt')``
@@ -59,14 +61,14 @@ def exit_if_file_exists(fname):
         Path of the file to look for (relative paths are relative to the current
         directory at the time of the check).
     """
-    def check_file(task) -> None:
+    def check_file(task: Any) -> None:
         if os.path.exists(fname):
             _stop(f'file {fname!r} exists')
 
     register_hook_once(_PRE_EXECUTE, ('exit_if_file_exists', fname), check_file)
 
 
-def exit_when_true(f, function_takes_Task=False):
+def exit_when_true(f: Callable[..., Any], function_takes_Task: bool = False) -> None:
     """Stop after a task has run whenever ``f()`` (or ``f(task)``) returns something true.
 
     Usage: ``exit_when_true(lambda: os.path.exists('results-good-enough'))``
@@ -82,7 +84,7 @@ def exit_when_true(f, function_takes_Task=False):
     function_takes_Task : bool, optional
         If true, ``f`` is called with the task that has just run (default False).
     """
-    def check(task) -> None:
+    def check(task: Any) -> None:
         done = f(task) if function_takes_Task else f()
         if done:
             _stop(f'exit_when_true condition {f!r} is true')
@@ -94,7 +96,7 @@ def exit_when_true(f, function_takes_Task=False):
         register_hook(_EXECUTED, check)
 
 
-def exit_after_n_tasks(n):
+def exit_after_n_tasks(n: int) -> None:
     """Stop once ``n`` tasks have been executed by this process.
 
     Usage: ``exit_after_n_tasks(100)``
@@ -109,7 +111,7 @@ def exit_after_n_tasks(n):
     """
     executed = 0
 
-    def count_task(task) -> None:
+    def count_task(task: Any) -> None:
         nonlocal executed
         executed += 1
         if executed >= n:
@@ -118,7 +120,7 @@ def exit_after_n_tasks(n):
     register_hook_once(_EXECUTED, ('exit_after_n_tasks', n), count_task)
 
 
-def exit_after_time(hours=0, minutes=0, seconds=0):
+def exit_after_time(hours: float = 0, minutes: float = 0, seconds: float = 0) -> None:
     """Stop after the first task that finishes once the given time has elapsed.
 
     Usage: ``exit_after_time(hours=2, minutes=30)``
@@ -134,7 +136,7 @@ def exit_after_time(hours=0, minutes=0, seconds=0):
     """
     deadline = time.time() + 3600 * hours + 60 * minutes + seconds
 
-    def check_time(task) -> None:
+    def check_time(task: Any) -> None:
         if time.time() >= deadline:
             _stop(f'time limit reached ({hours}h {minutes}m {seconds}s)')
 
@@ -153,7 +155,7 @@ def _int_from_env(environ: Mapping[str, str], name: str) -> Optional[int]:
                           f'not {text!r}') from None
 
 
-def exit_env_vars(environ=None):
+def exit_env_vars(environ: Optional[Mapping[str, str]] = None) -> None:
     """Register the exit hooks requested by ``JUG_*`` environment variables.
 
     Usage: ``exit_env_vars()`` (``jug execute`` calls it unless

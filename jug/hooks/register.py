@@ -3,7 +3,14 @@
 ``_hooks`` and ``_registered`` are module state kept for compatibility with Jug 2.7;
 ``reset_all_hooks`` empties them.  Imports nothing from jug.
 """
+from __future__ import annotations
+
 import functools
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Hashable, Iterable
 
 #: The hook names execute fires, with the arguments each receives.  Registering any
 #: other name is an error, so a typo cannot silently disable a hook.
@@ -15,8 +22,8 @@ _known_hooks = (
     'execute.finished_post_status',  # () after the summary table
 )
 
-_hooks = {name: [] for name in _known_hooks}
-_registered = set()
+_hooks: dict[str, list[Callable[..., Any]]] = {name: [] for name in _known_hooks}
+_registered: set[tuple[str, Hashable]] = set()
 
 
 def _check_name(name: str) -> None:
@@ -25,7 +32,7 @@ def _check_name(name: str) -> None:
                          f'(known hooks: {", ".join(_known_hooks)})')
 
 
-def register_hook(name, f=None):
+def register_hook(name: str, f: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """Call ``f`` whenever the hook ``name`` fires (registering twice calls it twice).
 
     Usage: ``register_hook('execute.task-executed1', f)`` or as a decorator,
@@ -38,7 +45,8 @@ def register_hook(name, f=None):
     return f
 
 
-def register_hook_once(name, code, f):
+def register_hook_once(name: str, code: Hashable, f: Callable[..., Any] | None
+                       ) -> Callable[..., Any] | None:
     """Register ``f`` on ``name`` only the first time the pair ``(name, code)`` is seen.
 
     Usage: ``register_hook_once('execute.task-executed1', 'my-counter', f)``; with
@@ -50,12 +58,12 @@ def register_hook_once(name, code, f):
         if f is None:
             raise NotImplementedError('register_hook_once: a repeated registration '
                                       'cannot be used as a decorator')
-        return
+        return None
     _registered.add(key)
     return register_hook(name, f)
 
 
-def unregister_hook(name, f):
+def unregister_hook(name: str, f: Callable[..., Any]) -> None:
     """Remove one registration of ``f`` from the hook ``name`` (no error if absent).
 
     Usage: ``unregister_hook('execute.task-executed1', f)``
@@ -66,7 +74,8 @@ def unregister_hook(name, f):
         subscribers.remove(f)
 
 
-def jug_hook(name, args=(), kwargs=None):
+def jug_hook(name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None
+             ) -> list[Any]:
     """Fire the hook ``name``; return the list of the registered functions' results.
 
     Usage: ``jug_hook('execute.task-executed1', (task,))``
@@ -77,7 +86,7 @@ def jug_hook(name, args=(), kwargs=None):
     return [f(*args, **kwargs) for f in _hooks[name]]
 
 
-def reset_all_hooks():
+def reset_all_hooks() -> None:
     """Remove every registered hook, and forget which ``register_hook_once`` calls ran."""
     for functions in _hooks.values():
         functions.clear()

@@ -7,12 +7,19 @@ from this module at call time, so tests can replace
 Imports nothing from jug.  IPython is optional and imported only when a debugger is
 actually needed (``import jug`` must stay cheap, docs/architecture.rst).
 """
+from __future__ import annotations
+
 import sys
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ['debug_exception']
 
 
-def _get_debugger():
+def _get_debugger() -> Any:
     """Return a debugger object: IPython's ``Pdb`` if IPython is installed, else ``pdb.Pdb``.
 
     Usage: ``_get_debugger().interaction(None, traceback)``
@@ -25,7 +32,7 @@ def _get_debugger():
     return Pdb()
 
 
-def debug_exception():
+def debug_exception() -> None:
     """Start a post-mortem debugger on the exception currently being handled.
 
     Usage::

@@ -1,14 +1,16 @@
 """The subcommand framework: ``SubCommand``, the ``cmdapi`` registry and the usage text.
 
 Each module in this package defines one command by instantiating a ``SubCommand``
-subclass, which registers it with ``cmdapi`` (docs/architecture.rst, "Adding a command or a hook").  Users add commands in
-``~/.config/jug/jug_user_commands.py``.
+subclass, which registers it with ``cmdapi`` (docs/architecture.rst, "Adding a command or
+a hook").  Users add commands in ``~/.config/jug/jug_user_commands.py``.
 
 This ``__init__`` is the framework only: it imports nothing from the runtime (just
 ``jug.optionchain``, ``jug.errors`` and ``jug.jug_version``), so that ``jug.options`` can build its
 parser from it.  The command modules (layer 5) are plug-ins, imported by name when
 the registry is first used.
 """
+from __future__ import annotations
+
 import abc
 import importlib
 import os
@@ -20,6 +22,12 @@ from ..errors import JugExit, NoSuchCommandError, SubCommandError, store_error_m
 from ..jug_version import CITATION
 from ..optionchain import Options
 from ..options import register_commands
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 __all__ = ['cmdapi', 'SubCommand', 'SubCommandError', 'NoSuchCommandError']
 
@@ -44,7 +52,7 @@ help:
 '''
 
 
-def _get_helptext(command):
+def _get_helptext(command: Any) -> str:
     """Return the first line of a command's docstring (its one-line help)."""
     doc = type(command).__doc__
     if not doc or not doc.strip():
@@ -53,12 +61,12 @@ def _get_helptext(command):
     return doc.strip().splitlines()[0]
 
 
-def _invalid_module(name, error):
+def _invalid_module(name: str, error: BaseException) -> None:
     """Warn that a subcommand module could not be imported."""
     warnings.warn(f'jug: could not load the subcommand module {name!r}: {error}')
 
 
-def _module_names(directory):
+def _module_names(directory: str) -> list[str]:
     """Names of the modules in `directory` (``pkgutil.iter_modules`` would do, but it
     imports ``inspect``, which costs more start-up time than all of jug)."""
     return sorted(name[:-3] for name in os.listdir(directory)
@@ -68,12 +76,12 @@ def _module_names(directory):
 class SubCommandDict(dict):
     """The registry's dict: looking up a name first loads every command module."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._builtin_loaded = False
         self._user_loaded = False
 
-    def load_builtin(self):
+    def load_builtin(self) -> None:
         """Import every module of ``jug.subcommands`` (each registers its commands)."""
         if self._builtin_loaded:
             return
@@ -87,7 +95,7 @@ class SubCommandDict(dict):
             except Exception as e:
                 _invalid_module(module_name, e)
 
-    def _load_user_commands(self, user_path=USER_COMMANDS_PATH):
+    def _load_user_commands(self, user_path: str = USER_COMMANDS_PATH) -> None:
         """Import ``jug_user_commands`` from ``user_path`` if that file exists."""
         directory = os.path.expanduser(user_path)
         if not os.path.isfile(os.path.join(directory, _USER_COMMANDS_MODULE + '.py')):
@@ -99,14 +107,14 @@ class SubCommandDict(dict):
         except Exception as e:
             _invalid_module(_USER_COMMANDS_MODULE, e)
 
-    def load_all(self):
+    def load_all(self) -> None:
         """Load built-in commands, then (once) the user's."""
         self.load_builtin()
         if not self._user_loaded:
             self._user_loaded = True
             self._load_user_commands()
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> SubCommand:
         self.load_all()
         return super().__getitem__(name)
 
@@ -114,27 +122,27 @@ class SubCommandDict(dict):
 class SubCommandManager:
     """The registry of subcommands (``cmdapi``), their defaults and the usage text."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._commands = SubCommandDict()
         self.default_options = Options(None)
 
-    def _register(self, name, instance):
+    def _register(self, name: str, instance: SubCommand) -> None:
         if name in dict.keys(self._commands):
             warnings.warn(f'jug: subcommand {name!r} registered again; '
                           'the new definition replaces the previous one')
         dict.__setitem__(self._commands, name, instance)
         self.default_options.update(instance.parse_defaults())
 
-    def load_builtin_commands(self):
+    def load_builtin_commands(self) -> None:
         """Import the built-in command modules (idempotent)."""
         self._commands.load_builtin()
 
-    def commands(self):
+    def commands(self) -> dict[str, SubCommand]:
         """Return a dict name → command of every command, user commands included."""
         self._commands.load_all()
         return dict(self._commands)
 
-    def get(self, name):
+    def get(self, name: str) -> SubCommand:
         """Return the command called ``name``.
 
         Raises
@@ -146,7 +154,7 @@ class SubCommandManager:
         except KeyError:
             raise NoSuchCommandError(f'Unknown subcommand: {name}') from None
 
-    def run(self, name, *args, **kwargs):
+    def run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the command ``name``; an unknown name prints the usage and exits 1."""
         try:
             command = self.get(name)
@@ -163,7 +171,7 @@ class SubCommandManager:
             traceback.print_exc()
             self.usage()
 
-    def usage(self, error='', exit=True, _print=True):
+    def usage(self, error: str = '', exit: bool = True, _print: bool = True) -> str:
         """Return (and print, and exit 1 unless told otherwise) the usage text."""
         lines = [_USAGE_HEADER]
         for name, command in sorted(self.commands().items()):
@@ -199,33 +207,34 @@ class SubCommand(abc.ABC):
     """
 
     loads_jugfile_itself = False
+    name: str  # set by each subclass
 
-    def __init__(self):
+    def __init__(self) -> None:
         if not getattr(self, 'name', None):
             raise SubCommandError(f'{type(self).__name__} must set the class attribute name')
         _get_helptext(self)
         cmdapi._register(self.name, self)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.run(*args, **kwargs)
 
-    def helptext(self):
+    def helptext(self) -> str:
         """Return the one-line help (first docstring line)."""
         return _get_helptext(self)
 
     @abc.abstractmethod
-    def run(self, *args, **kwargs):
+    def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command."""
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         """Add this command's options to ``parser`` (an argparse group)."""
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         """Return a dict of this command's option defaults."""
         return {}
 
 
-def maybe_print_citation_info(options):
+def maybe_print_citation_info(options: Options) -> None:
     """Print the citation notice unless ``--will-cite`` was given."""
     if options.will_cite:
         return

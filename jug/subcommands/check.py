@@ -2,6 +2,8 @@
 
 Layer 5 (docs/subcommands.rst).
 """
+from __future__ import annotations
+
 import time
 
 from .. import task as _task_module
@@ -10,17 +12,24 @@ from ..jug import init
 from ..task import recursive_dependencies
 from . import SubCommand
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from ..optionchain import Options
+
 #: Seconds ``sleep-until`` waits between checks.
 SLEEP_UNTIL_INTERVAL = 12
 
 
-def _check_or_sleep_until(store, sleep_until):
+def _check_or_sleep_until(store: Any, sleep_until: bool) -> int:
     """Return 0 once every task can be loaded; 1 (or, sleeping, wait) otherwise.
 
     Tasks are checked from the last created; a loadable task vouches for all its
     dependencies, which are then not checked one by one.
     """
-    covered = set()
+    covered: set[int] = set()
     for t in reversed(_task_module.alltasks):
         if id(t) in covered:
             continue
@@ -40,7 +49,7 @@ class CheckCommand(SubCommand):
 
     name = 'check'
 
-    def run(self, store, options, *args, **kwargs):
+    def run(self, store: Any, options: Options, *args: Any, **kwargs: Any) -> NoReturn:
         raise JugExit(_check_or_sleep_until(store, False))
 
 
@@ -53,7 +62,8 @@ class SleepUntilCommand(SubCommand):
 
     name = 'sleep-until'
 
-    def run(self, options, store, jugspace, *args, **kwargs):
+    def run(self, options: Options, store: Any, jugspace: dict[str, Any], *args: Any,
+            **kwargs: Any) -> NoReturn:
         while True:
             _check_or_sleep_until(store, True)
             if not jugspace.get('__jug__hasbarrier__'):

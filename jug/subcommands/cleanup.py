@@ -2,14 +2,24 @@
 
 Layer 5 (docs/subcommands.rst).
 """
+from __future__ import annotations
+
 import logging
 
 from .. import task as _task_module
 from ..options import add_flag
 from . import SubCommand
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
-def _remove_locks(store, options):
+    from ..optionchain import Options
+
+
+def _remove_locks(store: Any, options: Options) -> int:
     """Remove the locks no live worker holds (all of them with --force); return how many.
 
     Locks of live workers of ours (leased, refreshed, not this process) are kept, so
@@ -39,7 +49,7 @@ class CleanupCommand(SubCommand):
 
     name = 'cleanup'
 
-    def run(self, store, options, *args, **kwargs):
+    def run(self, store: Any, options: Options, *args: Any, **kwargs: Any) -> None:
         if options.cleanup_locks_only:
             options.print_out(f'Removed {_remove_locks(store, options)} locks')
             return
@@ -57,7 +67,7 @@ class CleanupCommand(SubCommand):
         if not options.cleanup_keep_locks:
             options.print_out(f'Removed {_remove_locks(store, options)} locks')
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         exclusive = parser.add_mutually_exclusive_group()
         add_flag(exclusive, '--locks-only', 'cleanup_locks_only',
                  'Only remove locks (those of running workers are kept)')
@@ -68,7 +78,7 @@ class CleanupCommand(SubCommand):
         add_flag(parser, '--force', 'cleanup_force',
                  'Also remove the locks of workers that are running (as Jug 2.7 did)')
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {'cleanup_keep_locks': False, 'cleanup_failed_only': False,
                 'cleanup_locks_only': False, 'cleanup_force': False}
 

@@ -3,9 +3,16 @@
 Layer 5 (docs/subcommands.rst).  Like Jug 2.7's, this command talks to the person at the
 terminal with ``print`` rather than ``options.print_out``.
 """
+from __future__ import annotations
+
 import os
 
 from . import SubCommand
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEMO_DIR = 'jug-demo'
 DEMO_FILE = 'primes.py'
@@ -85,7 +92,7 @@ class DemoCommand(SubCommand):
     name = 'demo'
     loads_jugfile_itself = True
 
-    def run(self, *args, **kwargs):
+    def run(self, *args: Any, **kwargs: Any) -> int:
         print(EXPLANATION)
         if os.path.exists(DEMO_DIR):
             print(f'The directory {DEMO_DIR}/ exists: the demo was previously created '

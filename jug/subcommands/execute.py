@@ -2,6 +2,8 @@
 
 Layer 5: a thin command over ``jug.jug.execution_loop`` (docs/subcommands.rst, docs/parallel.rst).
 """
+from __future__ import annotations
+
 import argparse
 import logging
 import signal
@@ -21,6 +23,15 @@ from ..summary import RunSummary
 from ..utils import add_task_selection_options
 from . import SubCommand, maybe_print_citation_info
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, Callable, NoReturn
+
+    from ..optionchain import Options
+    from ..task import Task
+
 #: A file of this name in the current directory makes ``jug execute`` stop (exit 0).
 STOP_FILE = '__jug_please_stop_running.txt'
 _DEFAULT_WAIT_CYCLE_TIME = 12.0
@@ -36,38 +47,39 @@ class TaskStats:
     summaries of the workers of ``-j``.
     """
 
-    def __init__(self, keep_keys=False):
-        self.loaded = defaultdict(int)
-        self.executed = defaultdict(int)
-        self.keys = {'loaded': defaultdict(list), 'executed': defaultdict(list)} \
-            if keep_keys else None
-        self._subscriptions = [('execute.task-loadable', self._count_loaded),
-                               ('execute.task-executed1', self._count_executed)]
+    def __init__(self, keep_keys: bool = False) -> None:
+        self.loaded: defaultdict[str, int] = defaultdict(int)
+        self.executed: defaultdict[str, int] = defaultdict(int)
+        self.keys: dict[str, defaultdict[str, list[bytes]]] | None = \
+            {'loaded': defaultdict(list), 'executed': defaultdict(list)} if keep_keys else None
+        self._subscriptions: list[tuple[str, Callable[[Task], None]]] = [
+            ('execute.task-loadable', self._count_loaded),
+            ('execute.task-executed1', self._count_executed)]
         for name, f in self._subscriptions:
             register_hook(name, f)
 
-    def _count_loaded(self, t):
+    def _count_loaded(self, t: Task) -> None:
         self.loaded[t.name] += 1
         if self.keys is not None:
             self.keys['loaded'][t.name].append(t.hash())
 
-    def _count_executed(self, t):
+    def _count_executed(self, t: Task) -> None:
         self.executed[t.name] += 1
         if self.keys is not None:
             self.keys['executed'][t.name].append(t.hash())
 
-    def total_executed(self):
+    def total_executed(self) -> int:
         """Return how many tasks have been executed so far."""
         return sum(self.executed.values())
 
-    def close(self):
+    def close(self) -> None:
         """Stop counting (unsubscribe from the hooks)."""
         for name, f in self._subscriptions:
             unregister_hook(name, f)
         self._subscriptions = []
 
 
-def _sigterm(signum, frame):
+def _sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     """SIGTERM handler: exit with code 1, unwinding (so held locks are released).
 
     Further SIGTERMs are ignored while unwinding (a batch system may send one to every
@@ -78,17 +90,17 @@ def _sigterm(signum, frame):
     raise JugExit(1)
 
 
-def _sigint_once(signum, frame):
+def _sigint_once(signum: int, frame: FrameType | None) -> NoReturn:
     """SIGINT handler of the workers of ``-j``: ``KeyboardInterrupt`` once, then ignored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
-def _log_loadable(t):
+def _log_loadable(t: Task) -> None:
     logging.info(f'Loadable {t.name}...')
 
 
-def _set_lease(store, options):
+def _set_lease(store: Any, options: Options) -> None:
     """Give the store the lease options of this run (stores without leases ignore it)."""
     try:
         store.set_lease(LeaseSettings(options.execute_lease_time,
@@ -97,7 +109,7 @@ def _set_lease(store, options):
         raise OptionError(f'jug execute: {e} (see --lease-time and --heartbeat-interval)')
 
 
-def _write_report(path, summary):
+def _write_report(path: str, summary: RunSummary) -> None:
     """Write a worker's summary for the ``jug execute -j`` that started it."""
     try:
         with open(path, 'w', encoding='utf-8') as f:
@@ -116,7 +128,7 @@ class ExecuteCommand(SubCommand):
     name = 'execute'
     loads_jugfile_itself = True
 
-    def run(self, options, *args, **kwargs):
+    def run(self, options: Options, *args: Any, **kwargs: Any) -> None:
         jobs = parse_jobs(options.execute_jobs)
         if jobs > 1:
             return self._run_workers(options, jobs)
@@ -146,7 +158,7 @@ class ExecuteCommand(SubCommand):
         if summary.exit_code():
             raise JugExit(1)
 
-    def _run_workers(self, options, jobs):
+    def _run_workers(self, options: Options, jobs: int) -> None:
         """``-j N``: run N worker processes, print their merged summary."""
         summary, code = run_workers(options, jobs)
         if summary is not None:
@@ -156,7 +168,7 @@ class ExecuteCommand(SubCommand):
         if code:
             raise JugExit(code)
 
-    def _run_passes(self, options, stats, state):
+    def _run_passes(self, options: Options, stats: TaskStats, state: ExecutionState) -> bool:
         """Load the jugfile and run its tasks, again after each barrier, until done."""
         tasks = _task_module.alltasks
         store = None
@@ -184,7 +196,7 @@ class ExecuteCommand(SubCommand):
             if store is not None:
                 store.close()  # e.g. dict_store:FILE writes its file now
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument('--wait-cycle-time', action='store', type=float,
                             dest='execute_wait_cycle_time', metavar='WAIT_CYCLE_TIME',
                             help='How many seconds to wait between checks for tasks '
@@ -219,7 +231,7 @@ class ExecuteCommand(SubCommand):
         parser.add_argument('--worker-report', action='store', dest='execute_worker_report',
                             help=argparse.SUPPRESS)
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {
             'execute_keep_going': False,
             'execute_keep_failed': False,

@@ -6,6 +6,8 @@ the status view of ``jug status`` (``jug.statusview``).  A missing or failing ``
 is an error (exit 1) whose message says how to install graphviz; Jug 2.7 only
 printed a hint and exited 0.
 """
+from __future__ import annotations
+
 import html
 import os
 import shutil
@@ -18,6 +20,16 @@ from ..statusview import view_of_tasks
 from ..task import base_task
 from . import SubCommand
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any, Iterable
+
+    from ..optionchain import Options
+    from ..statusview import StatusView
+    from ..task import Task
+
 #: How to get the ``dot`` program, shown when it is missing.
 GRAPHVIZ_HINT = ('Install graphviz, which provides it: e.g. `sudo apt-get install graphviz` '
                  '(Debian/Ubuntu), `brew install graphviz` (macOS) or '
@@ -28,12 +40,12 @@ GRAPHVIZ_HINT = ('Install graphviz, which provides it: e.g. `sudo apt-get instal
 handle_tasklet = base_task
 
 
-def _quote(name):
+def _quote(name: str) -> str:
     """A graphviz quoted identifier."""
     return '"' + name.replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
-def _label(name, ts):
+def _label(name: str, ts: StatusView) -> str:
     """The HTML-like label: the name, then the counts of each state (stale ones,
     ``S``, only when there are some)."""
     counts = (f'{ts.failed[name]}F {ts.waiting[name]}W {ts.ready[name]}R '
@@ -45,14 +57,14 @@ def _label(name, ts):
             f'<tr><td>{counts}</td></tr></table>>')
 
 
-def dot_text(tasks, ts=None):
+def dot_text(tasks: Iterable[Task], ts: StatusView | None = None) -> str:
     """Return the ``.dot`` text for ``tasks``; ``ts`` (a ``StatusView``) adds counts.
 
     One node per distinct task name, in first-seen order, each followed by the
     (deduplicated) edges from the names of its dependencies.
     """
     names = []
-    edges = {}
+    edges: dict[str, list[str]] = {}
     for t in tasks:
         if t.name not in edges:
             names.append(t.name)
@@ -74,7 +86,7 @@ def dot_text(tasks, ts=None):
     return '\n'.join(lines) + '\n'
 
 
-def _run_dot(dotfile, fmt, output):
+def _run_dot(dotfile: str, fmt: str, output: str) -> None:
     dot = shutil.which('dot')
     if dot is None:
         raise GraphvizError(f'wrote {dotfile}, but drawing it needs the `dot` '
@@ -99,7 +111,7 @@ class GraphCommand(SubCommand):
 
     name = 'graph'
 
-    def run(self, store, options, *args, **kwargs):
+    def run(self, store: Any, options: Options, *args: Any, **kwargs: Any) -> int:
         tasks = _task_module.alltasks
         ts = None if options.graph_no_status else view_of_tasks(tasks, store)
         base = os.path.splitext(options.jugfile)[0]
@@ -112,13 +124,13 @@ class GraphCommand(SubCommand):
         options.print_out(f'Wrote {dotfile} and {output}')
         return 0
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         add_flag(parser, '--no-status', dest='graph_no_status',
                  help='Do not show the counts of tasks in each state')
         parser.add_argument('--file-format', dest='graph_format', metavar='FMT',
                             help="Format of the picture, any that dot knows (default 'png')")
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {'graph_no_status': False, 'graph_format': 'png'}
 
 

@@ -4,12 +4,20 @@ Layer 5 (docs/subcommands.rst).  The skill is package data in ``jug/skills/jug/`
 (``SKILL.md`` and the files it refers to); this command copies that directory to
 ``<output>/jug``.
 """
+from __future__ import annotations
+
 import os
 import shutil
 
 from ..errors import JugExit
 from . import SubCommand
 from ..options import add_flag
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 #: The skill's directory name, in the package and in the output directory.
 SKILL_NAME = 'jug'
@@ -19,13 +27,13 @@ EXIT_NO_OUTPUT = 2
 EXIT_FAILED = 1
 
 
-def bundled_skill_path():
+def bundled_skill_path() -> str:
     """Return the path of the skill shipped with this package (``<jug>/skills/jug``)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return os.path.join(package, 'skills', SKILL_NAME)
 
 
-def install_skill(output, force=False):
+def install_skill(output: str, force: bool = False) -> str:
     """Copy the bundled skill to ``<output>/jug`` and return that path.
 
     Usage: ``install_skill('~/.codex/skills')`` -> ``'/home/me/.codex/skills/jug'``
@@ -64,7 +72,7 @@ class InstallSkillsCommand(SubCommand):
     name = 'install-skills'
     loads_jugfile_itself = True
 
-    def run(self, *args, options=None, **kwargs):
+    def run(self, *args: Any, options: Any = None, **kwargs: Any) -> int:
         output = getattr(options, 'install_skills_output', None)
         if not output:
             raise JugExit(EXIT_NO_OUTPUT, 'jug install-skills: say where to install the '
@@ -77,13 +85,13 @@ class InstallSkillsCommand(SubCommand):
         options.print_out(f'Installed Jug skill to {target}')
         return 0
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument('--output', dest='install_skills_output', metavar='DIR',
                             help='Directory to install the skill into (as DIR/jug)')
         add_flag(parser, '--force', 'install_skills_force',
                  'Replace an existing DIR/jug')
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {'install_skills_output': None, 'install_skills_force': False}
 
 

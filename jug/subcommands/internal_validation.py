@@ -9,6 +9,8 @@ what is checked is this installation, not whatever ``jug`` is first on ``PATH``.
 Jug 2.7 ran its own unit tests with pytest here; those tests are not installed with
 the package, so this command checks behaviour instead and needs no pytest.
 """
+from __future__ import annotations
+
 import json
 import os
 import subprocess
@@ -16,6 +18,11 @@ import sys
 import tempfile
 
 from . import SubCommand
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 #: Seconds any one step may take before the check counts as failed.
 STEP_TIMEOUT = 120
@@ -75,7 +82,7 @@ EXPECTED = {
 }
 
 
-def _environment():
+def _environment() -> dict[str, str]:
     """The environment of the subprocesses: this jug package first on the path."""
     import jug
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(jug.__file__)))
@@ -85,7 +92,7 @@ def _environment():
     return env
 
 
-def _jug(*args):
+def _jug(*args: str) -> list[str]:
     return [sys.executable, '-m', 'jug', *args, 'validation.py', '--will-cite']
 
 
@@ -93,7 +100,7 @@ class _Failed(Exception):
     pass
 
 
-def _run(command, directory, env, expected_code=0):
+def _run(command: list[str], directory: str, env: dict[str, str], expected_code: int = 0) -> str:
     try:
         proc = subprocess.run(command, cwd=directory, env=env, capture_output=True,
                               text=True, timeout=STEP_TIMEOUT)
@@ -105,7 +112,7 @@ def _run(command, directory, env, expected_code=0):
     return proc.stdout
 
 
-def _two_workers(directory, env):
+def _two_workers(directory: str, env: dict[str, str]) -> None:
     command = _jug('execute', '--wait-cycle-time', '0.1', '--nr-wait-cycles', '600')
     workers = [subprocess.Popen(command, cwd=directory, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
@@ -124,7 +131,7 @@ def _two_workers(directory, env):
         raise _Failed('\n'.join(problems))
 
 
-def validate(print_out=print):
+def validate(print_out: Callable[..., Any] = print) -> int:
     """Run the self-check, reporting each step through ``print_out``; return 0 or 1."""
     env = _environment()
     steps = [
@@ -153,7 +160,7 @@ def validate(print_out=print):
     return 0
 
 
-def _check_values(directory, env):
+def _check_values(directory: str, env: dict[str, str]) -> None:
     output = _run([sys.executable, '-c', READER], directory, env)
     try:
         found = json.loads(output.strip().splitlines()[-1])
@@ -173,7 +180,7 @@ class InternalValidationCommand(SubCommand):
     name = 'test-jug'
     loads_jugfile_itself = True
 
-    def run(self, *args, options=None, **kwargs):
+    def run(self, *args: Any, options: Any = None, **kwargs: Any) -> int:
         print_out = options.print_out if options is not None else print
         return validate(print_out)
 

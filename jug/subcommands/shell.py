@@ -8,6 +8,8 @@ question of their own: the downstream walk of ``invalidate`` is
 ``get_filtered_tasks`` read ``jug.statusview``.  Must not import IPython at module
 level.
 """
+from __future__ import annotations
+
 import types
 
 from .. import task as _task_module
@@ -16,6 +18,13 @@ from ..task import Task, Tasklet, base_task, describe, downstream, value
 from ..statusview import task_states
 from ..taskstate import FAILED, FINISHED, WAITING
 from . import SubCommand
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
+    from ..optionchain import Options
 
 #: Printed when the shell starts, below IPython's own banner.
 BANNER = '''\
@@ -32,7 +41,8 @@ Helpers:
 '''
 
 
-def load_all(jugspace, local_ns=None, print_out=print):
+def load_all(jugspace: dict[str, Any], local_ns: Any = None,
+             print_out: Callable[..., Any] = print) -> dict[str, Any]:
     """Load the value of every non-dunder name of the jugfile namespace.
 
     Usage: ``values = load_all(jugspace)``
@@ -65,7 +75,7 @@ def load_all(jugspace, local_ns=None, print_out=print):
     return values
 
 
-def invalidate(tasklist, reverse, task):
+def invalidate(tasklist: Iterable[Task], reverse: Any, task: Any) -> list[Task]:
     """Remove the results of ``task`` and of every task depending on it, directly or not.
 
     Usage: ``invalidate(alltasks, {}, t)``
@@ -97,7 +107,7 @@ def invalidate(tasklist, reverse, task):
     return invalid
 
 
-def get_tasks(copy=True):
+def get_tasks(copy: bool = True) -> list[Task]:
     """Return the list of all tasks (a copy, unless ``copy=False``).
 
     Usage: ``tasks = get_tasks()``
@@ -106,7 +116,8 @@ def get_tasks(copy=True):
     return list(tasks) if copy else tasks
 
 
-def get_filtered_tasks(loadable=False, failed=False, available=False):
+def get_filtered_tasks(loadable: bool = False, failed: bool = False,
+                       available: bool = False) -> list[Task]:
     """Return the tasks matching any of the given flags (none set → no task).
 
     Usage: ``get_filtered_tasks(failed=True)``
@@ -129,7 +140,7 @@ def get_filtered_tasks(loadable=False, failed=False, available=False):
     return selected
 
 
-def record(t):
+def record(t: Any) -> dict | None:
     """Return the run record of ``t`` (see :mod:`jug.records`), or None.
 
     Usage: ``record(t)['duration']``
@@ -138,18 +149,19 @@ def record(t):
     return t.store.load_record(t.hash())
 
 
-def shell_namespace(jugspace, print_out=print):
+def shell_namespace(jugspace: dict[str, Any],
+                    print_out: Callable[..., Any] = print) -> dict[str, Any]:
     """Return the namespace of the shell: the jugfile's names plus the helpers.
 
     Usage: ``ns = shell_namespace(jugspace)``
     """
     ns = dict(jugspace)
 
-    def shell_load_all():
+    def shell_load_all() -> dict[str, Any]:
         """Load the results of every name of the jugfile; return {name: value}."""
         return load_all(jugspace, print_out=print_out)
 
-    def shell_invalidate(t):
+    def shell_invalidate(t: Any) -> None:
         """Remove the results of t and of every task that depends on it."""
         invalid = invalidate(_task_module.alltasks, {}, t)
         print_out(f'Invalidated {len(invalid)} task(s).')
@@ -175,7 +187,8 @@ class ShellCommand(SubCommand):
 
     name = 'shell'
 
-    def run(self, store, options, jugspace, *args, **kwargs):
+    def run(self, store: Any, options: Options, jugspace: dict[str, Any], *args: Any,
+            **kwargs: Any) -> None:
         try:
             import IPython  # noqa: F401  (first: a submodule may already be cached)
             from IPython.terminal.embed import InteractiveShellEmbed

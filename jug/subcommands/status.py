@@ -7,6 +7,8 @@ used, to keep start-up cheap.  ``--failed`` then lists the failed tasks with the
 kept in their run records (which tasks count as failed is decided by
 ``jug.records.find_failed``).
 """
+from __future__ import annotations
+
 import contextlib
 import os
 from collections import defaultdict
@@ -24,6 +26,17 @@ from ..statusview import StatusView, view_of_rows, view_of_tasks
 from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, classify
 from . import SubCommand
 
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    import sqlite3
+    from types import ModuleType
+    from typing import Any, Iterator, Mapping
+
+    from ..optionchain import Options
+    from ..task import Task
+
 UNKNOWN = 'unknown'
 failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FINISHED
 
@@ -32,18 +45,18 @@ failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FIN
 TaskStatus = StatusView
 
 
-def _all_complete(ts):
+def _all_complete(ts: StatusView) -> bool:
     return ts.all_complete()
 
 
-def _print_status(options, ts):
+def _print_status(options: Options, ts: StatusView) -> None:
     if options.short:
         _print_short(options, ts)
         return
     print_task_summary_table(options, ts.groups())
 
 
-def _print_failures(options, failures):
+def _print_failures(options: Options, failures: list) -> None:
     """``--failed``: a heading line, then each failed task's error (one call per line)."""
     options.print_out(f'Failed tasks: {len(failures)}')
     for name, key, record in failures:
@@ -51,7 +64,7 @@ def _print_failures(options, failures):
             options.print_out(line)
 
 
-def _print_short(options, ts):
+def _print_short(options: Options, ts: StatusView) -> None:
     total = {state: ts.total(state) for state in STATES}
     if _all_complete(ts):
         options.print_out(f'All tasks complete ({total[FINISHED]} tasks).')
@@ -65,7 +78,7 @@ def _print_short(options, ts):
     options.print_out(sentence)
 
 
-def _status_nocache(options):
+def _status_nocache(options: Options) -> StatusView:
     """Load the jugfile and classify every task against a listing of the store."""
     store, _ = init(options.jugfile, options.jugdir)
     try:
@@ -76,13 +89,13 @@ def _status_nocache(options):
 
 # --- the sqlite cache (--cache) --------------------------------------------------------
 
-def _sqlite3():
+def _sqlite3() -> ModuleType:
     import sqlite3  # imported here to keep `import jug` light
     return sqlite3
 
 
 @contextlib.contextmanager
-def _open_connection(options):
+def _open_connection(options: Options) -> Iterator[sqlite3.Connection]:
     """Open the cache database, commit on success and always close it."""
     sqlite3 = _sqlite3()
     filename = options.status_cache_file
@@ -104,7 +117,7 @@ def _open_connection(options):
         connection.close()
 
 
-def load_jugfile(options):
+def load_jugfile(options: Options) -> tuple[Any, list[list[Any]], dict[int, list[int]]]:
     """Load the jugfile; return ``(store, ht, deps)`` for the cache.
 
     ``ht`` is a list of ``[index, name, hash, status]`` rows in creation order and
@@ -112,9 +125,9 @@ def load_jugfile(options):
     """
     store, _ = init(options.jugfile, options.jugdir)
     tasks = _task_module.alltasks
-    index_of = {}
-    ht = []
-    deps = {}
+    index_of: dict[bytes, int] = {}
+    ht: list[list[Any]] = []
+    deps: dict[int, list[int]] = {}
     with fewer_collections():
         for i, t in enumerate(tasks):
             key = t.hash()
@@ -124,7 +137,7 @@ def load_jugfile(options):
     return store, ht, deps
 
 
-def _resolve(index_of, dep, t):
+def _resolve(index_of: dict[bytes, int], dep: Task, t: Task) -> int:
     try:
         return index_of[dep.hash()]
     except KeyError:
@@ -134,7 +147,8 @@ def _resolve(index_of, dep, t):
                          'jugfile.') from None
 
 
-def create_sqlite3(connection, ht, deps):
+def create_sqlite3(connection: sqlite3.Connection, ht: list[list[Any]],
+                   deps: Mapping[int, list[int]]) -> None:
     """Create the cache tables and fill them."""
     connection.execute('CREATE TABLE ht (id INTEGER PRIMARY KEY, name CHAR(128), '
                        'hash CHAR(128), status CHAR(32))')
@@ -146,28 +160,30 @@ def create_sqlite3(connection, ht, deps):
                             for target in targets])
 
 
-def retrieve_sqlite3(connection):
+def retrieve_sqlite3(connection: sqlite3.Connection
+                     ) -> tuple[list[list[Any]], dict[int, list[int]]]:
     """Read ``(ht, deps)`` from the cache; raises ``OperationalError`` if there is none."""
     ht = [list(row) for row in
           connection.execute('SELECT id, name, hash, status FROM ht ORDER BY id')]
-    deps = defaultdict(list)
+    deps: defaultdict[int, list[int]] = defaultdict(list)
     for source, target in connection.execute('SELECT source, target FROM dep'):
         deps[source].append(target)
     return ht, deps
 
 
-def save_dirty3(connection, dirty):
+def save_dirty3(connection: sqlite3.Connection, dirty: list[tuple[str, int]]) -> None:
     """Write the changed ``(status, id)`` pairs back to the cache."""
     connection.executemany('UPDATE ht SET status = ? WHERE id = ?', dirty)
 
 
-def update_status(store, ht, deps):
+def update_status(store: Any, ht: list[list[Any]], deps: Mapping[int, list[int]]
+                  ) -> list[tuple[str, int]]:
     """Recompute every row's status in place; return the ``(status, id)`` changes.
 
     A cached ``finished`` is trusted; rows are visited in creation order, so each
     task's dependencies already have their new status.
     """
-    status_of = {}
+    status_of: dict[int, str] = {}
     dirty = []
     for row in ht:
         i, _, key, cached = row
@@ -184,7 +200,7 @@ def update_status(store, ht, deps):
     return dirty
 
 
-def _status_cached(options):
+def _status_cached(options: Options) -> StatusView:
     sqlite3 = _sqlite3()
     with _open_connection(options) as connection:
         try:
@@ -208,14 +224,14 @@ def _status_cached(options):
     return view_of_rows(ht, failures)
 
 
-def _clear_cache(options):
+def _clear_cache(options: Options) -> None:
     try:
         os.unlink(options.status_cache_file)
     except FileNotFoundError:
         pass
 
 
-def _status(options):
+def _status(options: Options) -> StatusView | None:
     """Compute the status counts (``None`` after ``--cache --clear``)."""
     if options.status_cache:
         if options.status_cache_clear:
@@ -235,7 +251,7 @@ class StatusCommand(SubCommand):
     name = 'status'
     loads_jugfile_itself = True
 
-    def run(self, options, *args, **kwargs):
+    def run(self, options: Options, *args: Any, **kwargs: Any) -> int:
         ts = _status(options)
         if ts is None:
             return 0
@@ -244,7 +260,7 @@ class StatusCommand(SubCommand):
             _print_failures(options, ts.failures)
         return 0 if _all_complete(ts) else 1
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         add_flag(parser, '--cache', 'status_cache',
                  'Keep the status in a sqlite3 file between calls (faster for large '
                  'jugfiles; do not use if the jugfile changes)')
@@ -254,7 +270,7 @@ class StatusCommand(SubCommand):
         add_flag(parser, '--failed', 'status_failed',
                  'Also list the failed tasks with their errors (from the run records)')
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {'status_cache': False, 'status_cache_clear': False,
                 'status_cache_file': '.jugstatus.sqlite3', 'status_failed': False}
 

@@ -6,6 +6,8 @@ which classifies through ``jug.taskstate.classify``): one listing of the store p
 request, read-only, so refreshing the page never blocks a worker.  bottle is imported
 only when the command runs.
 """
+from __future__ import annotations
+
 import html
 import json
 
@@ -17,6 +19,15 @@ from ..statusview import COLUMNS, TITLES, view_of_rows
 from ..taskstate import FINISHED, STALE, STATES
 from . import SubCommand
 from .status import load_jugfile, update_status
+
+# typing is imported only by type checkers: importing it costs start-up time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any, Iterable
+
+    from ..optionchain import Options
+    from ..statusview import StatusView
 
 #: Seconds between automatic reloads of the page when ``?refresh=`` is not given.
 DEFAULT_REFRESH = 3
@@ -53,21 +64,21 @@ progress {{ width: 20em; }}
 '''
 
 
-def _columns(ts):
+def _columns(ts: Any) -> tuple[str, ...]:
     """The states shown: the view's columns (Jug 2.7's five, then stale when some
     are), read with ``getattr`` so that any object with those five dicts will do."""
     stale = getattr(ts, STALE, {})
     return COLUMNS + ((STALE,) if stale and sum(stale.values()) else ())
 
 
-def _names(ts):
+def _names(ts: Any) -> list[str]:
     names = set()
     for state in _columns(ts):
         names.update(getattr(ts, state))
     return sorted(names)
 
 
-def _format_counts(ts):
+def _format_counts(ts: Any) -> str:
     """Return the table rows (HTML) of a status view: one per name, an empty one, Total.
 
     The groups of `ts` may be plain dicts that lack some names.
@@ -84,12 +95,12 @@ def _format_counts(ts):
     return '\n'.join(rows)
 
 
-def _row(name, cells):
+def _row(name: str, cells: Iterable[Any]) -> str:
     return (f'<tr><th class="task-name">{name}</th>'
             + ''.join(f'<td>{cell}</td>' for cell in cells) + '</tr>')
 
 
-def _format_progress(ts):
+def _format_progress(ts: Any) -> str:
     lines = []
     for name in _names(ts):
         done = ts.finished.get(name, 0)
@@ -100,7 +111,7 @@ def _format_progress(ts):
     return '\n'.join(lines)
 
 
-def _format_failures(failures):
+def _format_failures(failures: list | None) -> str:
     if not failures:
         return ''
     items = []
@@ -114,7 +125,7 @@ def _format_failures(failures):
     return f'<h2>Failed tasks ({len(failures)})</h2>\n<ul>\n' + '\n'.join(items) + '\n</ul>'
 
 
-def _render_page(jugfile, refresh, ts):
+def _render_page(jugfile: str, refresh: int, ts: Any) -> str:
     """Return the HTML page for the status view `ts`."""
     titles = ''.join(f'<th>{TITLES[state]}</th>' for state in _columns(ts))
     return template.format(jugfile=html.escape(jugfile), refresh=refresh, titles=titles,
@@ -122,7 +133,7 @@ def _render_page(jugfile, refresh, ts):
                            failures=_format_failures(getattr(ts, 'failures', None)))
 
 
-def _refresh_seconds(value):
+def _refresh_seconds(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -132,12 +143,12 @@ def _refresh_seconds(value):
 class _Status:
     """The tasks of the jugfile (loaded once) and their current states."""
 
-    def __init__(self, options):
+    def __init__(self, options: Options) -> None:
         self.jugdir = options.jugdir
         store, self.ht, self.deps = load_jugfile(options)
         store.close()
 
-    def compute(self):
+    def compute(self) -> StatusView:
         """Recompute every state from one listing of the store; return a StatusView."""
         store = select(self.jugdir)
         try:
@@ -150,7 +161,7 @@ class _Status:
         return view_of_rows(self.ht, failures)
 
 
-def counts_json(ts):
+def counts_json(ts: Any) -> str:
     """Return the counts of `ts` as the JSON document of ``/status.json``."""
     groups = {state: dict(getattr(ts, state)) for state in STATES}
     totals = {attribute: sum(counts.values()) for attribute, counts in groups.items()}
@@ -159,19 +170,19 @@ def counts_json(ts):
                                     for name, key, _ in (ts.failures or [])]})
 
 
-def make_app(options):
+def make_app(options: Options) -> Any:
     """Return the bottle application serving the status of ``options.jugfile``."""
     import bottle  # optional package, needed only here
     status = _Status(options)
     app = bottle.Bottle()
 
     @app.route('/')
-    def page():
+    def page() -> str:
         return _render_page(options.jugfile, _refresh_seconds(bottle.request.query.refresh),
                             status.compute())
 
     @app.route('/status.json')
-    def counts():
+    def counts() -> str:
         bottle.response.content_type = 'application/json'
         return counts_json(status.compute())
 
@@ -189,7 +200,7 @@ class WebStatusCommand(SubCommand):
     name = 'webstatus'
     loads_jugfile_itself = True
 
-    def run(self, options, *args, **kwargs):
+    def run(self, options: Options, *args: Any, **kwargs: Any) -> None:
         try:
             import bottle
         except ImportError:
@@ -198,13 +209,13 @@ class WebStatusCommand(SubCommand):
         bottle.run(app, port=int(options.webstatus_port), host=options.webstatus_ip,
                    quiet=True)
 
-    def parse(self, parser):
+    def parse(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument('--port', dest='webstatus_port', help='Port to serve on '
                             '(default: 8080)')
         parser.add_argument('--ip', dest='webstatus_ip', help='Address to serve on '
                             '(default: 127.0.0.1, this machine only)')
 
-    def parse_defaults(self):
+    def parse_defaults(self) -> dict[str, Any]:
         return {'webstatus_port': '8080', 'webstatus_ip': '127.0.0.1'}
 
 
