@@ -1,6 +1,7 @@
 """Content hashing of task arguments, byte-compatible with Jug 2.7 (docs/hashing.rst).
 
-Owns ``hash_update`` and ``hash_one``.  Layer 0: imports nothing from jug, keeps no
+Owns ``hash_update``, ``hash_one``, the key of a task and that of a lambda (for
+Tasklets).  Layer 0: imports nothing from jug, keeps no
 state besides constant caches, and never imports numpy (an array can only reach the
 hasher if the jugfile already imported numpy, so ``sys.modules`` is consulted).
 """
@@ -13,6 +14,7 @@ import sys
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import CodeType
     from typing import Any, Iterable
 
 #: The pickle protocol used for hashing.  Pinned: hashes must not change when Python's
@@ -235,3 +237,47 @@ def hash_one(obj: Any) -> bytes:
     M = new_hash_object()
     hash_update(M, [('hash1', obj)])
     return M.hexdigest().encode('utf-8')
+
+
+# --- the key of a lambda (Tasklets only; it depends on Python's bytecode) --------------------
+
+def _stable(x: Any) -> Any:
+    """Replace frozensets (whose pickles depend on the hash seed) by sets, recursively."""
+    kind = type(x)
+    if kind is frozenset:
+        return set(x)
+    if kind is tuple:
+        return tuple(_stable(item) for item in x)
+    return x
+
+
+def _code_hash_key(code: CodeType) -> tuple[Any, ...]:
+    """Return a picklable key of a code object: bytecode, constants and names."""
+    consts = tuple(_code_hash_key(c) if hasattr(c, 'co_code') else _stable(c)
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names)
+
+
+def _hashable_or_type(v: Any) -> Any:
+    """Return ``v`` (stabilised) if it can be hashed, else a tag naming its type."""
+    try:
+        hash_one(v)
+    except Exception:
+        return ('unhashable', type(v).__module__, type(v).__qualname__)
+    return _stable(v)
+
+
+def _cell_key(cell: Any) -> Any:
+    try:
+        contents = cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+    return _hashable_or_type(contents)
+
+
+def _lambda_hash_key(f: Any) -> tuple[Any, ...]:
+    """Return the hash key of a lambda (docs/hashing.rst): code, closure and defaults."""
+    closure = tuple(_cell_key(cell) for cell in (f.__closure__ or ()))
+    defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
+    kwdefaults = {k: _hashable_or_type(v) for k, v in (f.__kwdefaults__ or {}).items()}
+    return ('<lambda>', _code_hash_key(f.__code__), closure, defaults, kwdefaults)

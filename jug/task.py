@@ -1,7 +1,8 @@
-"""The task model: Task, Tasklet, TaskGenerator, value and the walks over the DAG.
+"""The task model: Task, Tasklet, TaskGenerator and value.
 
-Layer 2 (docs/architecture.rst): may import ``jug.hash`` and ``jug.errors`` and nothing
-else from jug.  Stores are reached only through ``Task.store``, which
+Layer 2 (docs/architecture.rst): may import ``jug.hash``, ``jug.errors`` and
+``jug.walks`` (the walks over the graph, re-exported here as Jug 2.7 has them) and
+nothing else from jug.  Stores are reached only through ``Task.store``, which
 ``jug.options.set_jugdir`` and ``jug.jug.init`` assign.
 
 ``alltasks`` is compatibility surface (docs/compatibility.rst): every ``Task`` appends itself to
@@ -11,17 +12,18 @@ module looks the name up at call time, because callers rebind it.
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import warnings
 
 from .errors import mark_store_error
-from .hash import hash_one, hash_task, hash_update, new_hash_object
+from .hash import (_code_hash_key, _hashable_or_type, _lambda_hash_key,  # noqa: F401
+                   _stable, hash_one, hash_task, hash_update, new_hash_object)
+from .walks import (_post_order, downstream, recursive_dependencies,  # noqa: F401
+                    topological_sort)
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import CodeType
     from typing import Any, Callable, Iterable, Iterator, NoReturn
 
 __all__ = [
@@ -35,9 +37,6 @@ __all__ = [
 ]
 
 alltasks: list[Task] = []
-
-_EXHAUSTED = object()
-
 
 class TaskletMixin:
     """Indexing for anything that stands for a future value (Task, Tasklet, ...)."""
@@ -401,48 +400,6 @@ class Tasklet(TaskletMixin):
         return M.hexdigest().encode('utf-8')
 
 
-def _stable(x: Any) -> Any:
-    """Replace frozensets (whose pickles depend on the hash seed) by sets, recursively."""
-    kind = type(x)
-    if kind is frozenset:
-        return set(x)
-    if kind is tuple:
-        return tuple(_stable(item) for item in x)
-    return x
-
-
-def _code_hash_key(code: CodeType) -> tuple[Any, ...]:
-    """Return a picklable key of a code object: bytecode, constants and names."""
-    consts = tuple(_code_hash_key(c) if hasattr(c, 'co_code') else _stable(c)
-                   for c in code.co_consts)
-    return (code.co_code, consts, code.co_names)
-
-
-def _hashable_or_type(v: Any) -> Any:
-    """Return ``v`` (stabilised) if it can be hashed, else a tag naming its type."""
-    try:
-        hash_one(v)
-    except Exception:
-        return ('unhashable', type(v).__module__, type(v).__qualname__)
-    return _stable(v)
-
-
-def _cell_key(cell: Any) -> Any:
-    try:
-        contents = cell.cell_contents
-    except ValueError:  # an empty cell
-        return None
-    return _hashable_or_type(contents)
-
-
-def _lambda_hash_key(f: Any) -> tuple[Any, ...]:
-    """Return the hash key of a lambda (docs/hashing.rst): code, closure and defaults."""
-    closure = tuple(_cell_key(cell) for cell in (f.__closure__ or ()))
-    defaults = tuple(_hashable_or_type(d) for d in (f.__defaults__ or ()))
-    kwdefaults = {k: _hashable_or_type(v) for k, v in (f.__kwdefaults__ or {}).items()}
-    return ('<lambda>', _code_hash_key(f.__code__), closure, defaults, kwdefaults)
-
-
 def base_task(t: Any) -> Any:
     """Return the Task a Tasklet (``t[0]``, ``t[0][1]``...) stands on; anything else as is.
 
@@ -451,78 +408,6 @@ def base_task(t: Any) -> Any:
     while isinstance(t, Tasklet):
         t = t.base
     return t
-
-
-def _dependencies_of(obj: Any) -> Iterator[Any]:
-    deps = getattr(obj, 'dependencies', None)
-    return deps() if deps is not None else iter(())
-
-
-def recursive_dependencies(t: Any, max_level: float | None = -1) -> Iterator[Any]:
-    """Yield every task ``t`` depends on, directly or not, each once (pre-order DFS).
-
-    Usage: ``list(recursive_dependencies(t))``
-
-    Iterative, so chains longer than Python's recursion limit work.
-
-    Parameters
-    ----------
-    t : Task
-    max_level : int or None, optional
-        How many levels to descend; None or negative means no limit, 0 yields nothing.
-    """
-    if max_level is None or max_level < 0:
-        max_level = math.inf
-    if max_level == 0:
-        return
-    levels_left: dict[int, float] = {}
-    stack = [(_dependencies_of(t), max_level)]
-    while stack:
-        deps, level = stack[-1]
-        dep = next(deps, _EXHAUSTED)
-        if dep is _EXHAUSTED:
-            stack.pop()
-            continue
-        previous = levels_left.get(id(dep))
-        if previous is None:
-            yield dep
-        if previous is None or level > previous:
-            levels_left[id(dep)] = level
-            if level > 1:
-                stack.append((_dependencies_of(dep), level - 1))
-
-
-def _post_order(roots: Iterable[Any], enter: Callable[[Any], bool] | None = None
-                ) -> Iterator[Any]:
-    """Yield the roots and what they depend on, dependencies first (iteratively).
-
-    Each task is yielded once; a dependency for which ``enter(dep)`` is false is
-    neither yielded nor walked into.
-    """
-    visited: set[int] = set()
-    for root in roots:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, _dependencies_of(root))]
-        while stack:
-            task, deps = stack[-1]
-            dep = next(deps, _EXHAUSTED)
-            if dep is _EXHAUSTED:
-                stack.pop()
-                yield task
-            elif id(dep) not in visited and (enter is None or enter(dep)):
-                visited.add(id(dep))
-                stack.append((dep, _dependencies_of(dep)))
-
-
-def topological_sort(tasks: list[Task]) -> None:
-    """Sort ``tasks`` in place so that no task depends on a later one.
-
-    Usage: ``topological_sort(tasks)``
-    """
-    wanted = {id(t) for t in tasks}
-    tasks[:] = [t for t in _post_order(tasks) if id(t) in wanted]
 
 
 def value(elem: Any) -> Any:
@@ -679,36 +564,3 @@ def describe(t: Any) -> Any:
 
 def _unchanged(obj: Any) -> Any:
     return obj
-
-
-def downstream(tasks: Iterable[Task], is_root: Callable[[Task], Any]) -> list[Task]:
-    """Return the tasks that are roots or depend, directly or not, on a root.
-
-    Usage: ``downstream(alltasks, lambda t: t.name == 'mod.f')``
-
-    The one reverse-dependency walk of jug (``jug invalidate`` and the shell's
-    ``invalidate`` use it).  Tasks are identified by hash: a task is included once even
-    if several Task objects share its hash, and Tasklets count as their base.
-
-    Parameters
-    ----------
-    tasks : list of Task
-    is_root : callable
-        ``is_root(task)`` tells whether a task is itself to be included.
-
-    Returns
-    -------
-    list of Task, in dependency order
-    """
-    ordered = list(tasks)
-    topological_sort(ordered)
-    hit: set[bytes] = set()
-    result = []
-    for t in ordered:
-        key = t.hash()
-        if key in hit:
-            continue
-        if is_root(t) or any(dep.hash() in hit for dep in t.dependencies()):
-            hit.add(key)
-            result.append(t)
-    return result
