@@ -16,6 +16,7 @@ import fnmatch
 import glob
 import os
 import re
+import stat
 import sys
 
 from .hash import hash_one
@@ -127,10 +128,13 @@ def hash_with_mtime_size(path: str) -> bytes:
     Returns
     -------
     digest : bytes
-        ``hash_one((path, mtime, size))``, 40 hex characters.
+        ``hash_one((path, mtime, size))``, 40 hex characters, with the mtime in
+        whole seconds (an ``int``): touching a file within the same second keeps it.
     """
     st = os.stat(path)
-    return hash_one((path, st.st_mtime, st.st_size))
+    # the mtime in whole seconds, as an int: what Jug 2.7 hashes (it takes the stat
+    # result's tuple form, whose mtime field is the integral one)
+    return hash_one((path, st[stat.ST_MTIME], st.st_size))
 
 
 def timed_path(path: str) -> CustomHash:

@@ -49,3 +49,22 @@ def test_packing_while_workers_run(tmp_path, monkeypatch):
     assert store.packed  # results were packed while the workers ran
     assert value(space['squares']) == [i * i for i in range(120)]
     assert value(space['pairs']) == [i * i + (i + 1) ** 2 for i in range(119)]
+
+
+def test_update_pack_counts_what_it_packed_when_files_vanish(tmp_path, monkeypatch):
+    from jug.backends.file_store import file_store
+    store = file_store(str(tmp_path / 'jd'))
+    keys = [b'%040x' % i for i in range(6)]
+    for i, key in enumerate(keys):
+        store.dump(i, key)
+    modify = type(store)._modify_pack
+
+    def another_process_removes_two(self, fn):
+        store.remove(keys[0])  # between the scan and the pack's update
+        import os
+        os.unlink(store._getfname(keys[1]))
+        return modify(self, fn)
+    monkeypatch.setattr(type(store), '_modify_pack', another_process_removes_two)
+    assert store.update_pack() == 4
+    monkeypatch.undo()
+    assert sorted(file_store(str(tmp_path / 'jd')).packed) == sorted(keys[2:])

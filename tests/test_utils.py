@@ -310,9 +310,13 @@ def test_hash_with_mtime_size(tmp_path):
     from jug.utils import hash_with_mtime_size
     path = str(tmp_path / 'f.txt')
     with open(path, 'w') as f:
-        f.write('hello')
-    os.utime(path, (1_000_000_000.5, 1_000_000_000.5))
-    assert hash_with_mtime_size(path) == hash_one((path, 1_000_000_000.5, 5))
+        f.write('hello!')
+    os.utime(path, (1704067200.5, 1704067200.5))
+    # the mtime in whole seconds, as an int (Jug 2.7's value), not the float
+    assert hash_with_mtime_size(path) == hash_one((path, 1704067200, 6))
+    assert hash_with_mtime_size(path) != hash_one((path, 1704067200.5, 6))
+    os.utime(path, (1704067200.9, 1704067200.9))  # a touch within the same second
+    assert hash_with_mtime_size(path) == hash_one((path, 1704067200, 6))
 
 
 def test_timed_path_changes_with_mtime(tmp_path):

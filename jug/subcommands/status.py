@@ -104,17 +104,21 @@ def _open_connection(options: Options) -> Iterator[sqlite3.Connection]:
     except sqlite3.Error as e:
         raise JugExit(f'jug status: cannot open the status cache {filename!r}: {e}')
     try:
-        yield connection
+        yield connection  # what goes wrong in here propagates as it is (Jug 2.7 does)
         connection.commit()
-    except sqlite3.OperationalError as e:
-        raise JugExit(f'jug status: error with the status cache {filename!r}: {e}')
-    except sqlite3.DatabaseError as e:
-        raise JugExit(f'jug status: the status cache {filename!r} is damaged ({e}); '
-                         'remove it with `jug status --cache --clear`')
-    except sqlite3.Error as e:
-        raise JugExit(f'jug status: cannot write the status cache {filename!r}: {e}')
     finally:
         connection.close()
+
+
+def _cache_error(filename: str, error: Exception) -> JugExit:
+    """The one-line error of ``jug status --cache`` for a sqlite3 error."""
+    sqlite3 = _sqlite3()
+    if isinstance(error, sqlite3.OperationalError):
+        return JugExit(f'jug status: error with the status cache {filename!r}: {error}')
+    if isinstance(error, sqlite3.DatabaseError):
+        return JugExit(f'jug status: the status cache {filename!r} is damaged ({error}); '
+                       'remove it with `jug status --cache --clear`')
+    return JugExit(f'jug status: cannot write the status cache {filename!r}: {error}')
 
 
 def load_jugfile(options: Options) -> tuple[Any, list[list[Any]], dict[int, list[int]]]:
@@ -202,6 +206,13 @@ def update_status(store: Any, ht: list[list[Any]], deps: Mapping[int, list[int]]
 
 def _status_cached(options: Options) -> StatusView:
     sqlite3 = _sqlite3()
+    try:
+        return _status_from_cache(options, sqlite3)
+    except sqlite3.Error as e:
+        raise _cache_error(options.status_cache_file, e) from e
+
+
+def _status_from_cache(options: Options, sqlite3: ModuleType) -> StatusView:
     with _open_connection(options) as connection:
         try:
             ht, deps = retrieve_sqlite3(connection)

@@ -128,7 +128,8 @@ def _format_failures(failures: list | None) -> str:
 def _render_page(jugfile: str, refresh: int, ts: Any) -> str:
     """Return the HTML page for the status view `ts`."""
     titles = ''.join(f'<th>{TITLES[state]}</th>' for state in _columns(ts))
-    return template.format(jugfile=html.escape(jugfile), refresh=refresh, titles=titles,
+    return template.format(jugfile=html.escape(jugfile), titles=titles,
+                           refresh=html.escape(str(refresh), quote=True),
                            rows=_format_counts(ts), progress=_format_progress(ts),
                            failures=_format_failures(getattr(ts, 'failures', None)))
 

@@ -118,3 +118,15 @@ def test_connect_called_with_one_argument(jug_options, monkeypatch):
     options = jug_options('simple', status_cache=True)
     status(options)
     assert calls == [(('.jugstatus.sqlite3',), {})]
+
+
+def test_errors_inside_the_cache_connection_propagate_as_they_are(jug_options):
+    options = jug_options('simple', status_cache=True)
+    with pytest.raises(sqlite3.OperationalError, match='boom'):
+        with status_module._open_connection(options):
+            raise sqlite3.OperationalError('boom')
+    with pytest.raises(sqlite3.IntegrityError):
+        with status_module._open_connection(options) as connection:
+            connection.execute('CREATE TABLE t (x INTEGER PRIMARY KEY)')
+            connection.execute('INSERT INTO t VALUES (1)')
+            connection.execute('INSERT INTO t VALUES (1)')

@@ -167,3 +167,9 @@ def test_page_in_headless_chromium_while_a_worker_runs(tmp_path):
     assert 'broken on purpose' in dom
     png = shot.read_bytes()
     assert png.startswith(b'\x89PNG\r\n\x1a\n') and len(png) > 5000
+
+
+def test_refresh_value_is_escaped():
+    page = _render_page('x.py', '0"><script>alert(1)</script>', _ts())
+    assert '<script>' not in page
+    assert 'content="0&quot;&gt;&lt;script&gt;' in page
