@@ -58,6 +58,22 @@ class OptionError(JugError):
     exit_code = EXIT_USAGE
 
 
+class DependencyCycleError(JugError):
+    """Tasks depend on each other in a cycle (a graph built by hand): nothing of it
+    can ever run.
+
+    Parameters
+    ----------
+    names : list of str
+        The names of the tasks of the cycle, in order (the first is repeated last).
+    """
+
+    def __init__(self, names: list) -> None:
+        super().__init__('the tasks depend on each other in a cycle, so none of them can '
+                         'run: ' + ' -> '.join(names))
+        self.names = names
+
+
 class MissingPackageError(JugError):
     """An optional package needed by a command is not installed.
 
@@ -124,6 +140,16 @@ class StopRequested(JugExit):
     def __init__(self, reason: str) -> None:
         super().__init__(0)
         self.reason = reason
+
+
+class Terminated(JugExit):
+    """``jug execute`` received SIGTERM: exit code 1, unwinding (locks are released, and
+    the run record of the task it was running says it was interrupted)."""
+
+    signal_name = 'SIGTERM'
+
+    def __init__(self) -> None:
+        super().__init__(1)
 
 
 def mark_store_error(error: BaseException, message: str) -> BaseException:

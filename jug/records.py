@@ -15,8 +15,9 @@ start, end    when it started and ended (seconds since the epoch)
 duration      ``end - start``, in seconds
 peak_memory   the worker process's peak resident memory so far, in bytes
               (it includes earlier tasks of the same worker); None if unknown
-status        ``'finished'`` or ``'failed'``
-error         only when failed: ``{'type', 'message', 'traceback'}``
+status        ``'finished'``, ``'failed'`` or ``'interrupted'`` (the worker was
+              stopped while running it: Ctrl-C, SIGTERM, ``sys.exit``)
+error         only when failed or interrupted: ``{'type', 'message', 'traceback'}``
 ============  ===============================================================
 
 Owns building records (:func:`start_record`, :func:`finish_record`), describing them
@@ -39,7 +40,7 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     resource = None  # type: ignore[assignment]  # an optional module, tested below
 
-from .backends.base import STATUS_FAILED, STATUS_FINISHED
+from .backends.base import STATUS_FAILED, STATUS_FINISHED, STATUS_INTERRUPTED
 from .backends.leases import nodename  # the host name exactly as lock files give it
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ['start_record', 'finish_record', 'peak_memory', 'format_record', 'format_failure',
            'traceback_tail', 'find_failed', 'failure_id', 'failure_line', 'STATUS_FINISHED',
-           'STATUS_FAILED']
+           'STATUS_FAILED', 'STATUS_INTERRUPTED']
 
 #: How many characters of a task hash identify it in human-readable output.
 SHORT_HASH = 12
@@ -117,6 +118,17 @@ def _type_name(error: BaseException) -> str:
     return f'{module}.{cls.__qualname__}'
 
 
+def _interruption(error: BaseException) -> str:
+    """What stopped the worker: a signal (``signal_name`` of jug's exceptions for
+    signals), Ctrl-C, or ``sys.exit(code)``."""
+    signal_name = getattr(error, 'signal_name', None)
+    if signal_name:
+        return f'the worker received {signal_name}'
+    if isinstance(error, KeyboardInterrupt):
+        return 'the worker was interrupted (Ctrl-C or SIGINT)'
+    return f'the task or the worker called sys.exit({getattr(error, "code", None)!r})'
+
+
 def _message(error: BaseException) -> str:
     """``str(error)``, or a placeholder if that raises (a record must never fail)."""
     try:
@@ -153,10 +165,11 @@ def finish_record(record: dict, error: BaseException | None = None) -> dict:
         record.pop('error', None)
     else:
         import traceback  # lazy: only failures need it
-        record['status'] = STATUS_FAILED
+        interrupted = isinstance(error, (SystemExit, KeyboardInterrupt))
+        record['status'] = STATUS_INTERRUPTED if interrupted else STATUS_FAILED
         record['error'] = {
             'type': _type_name(error),
-            'message': _message(error),
+            'message': _interruption(error) if interrupted else _message(error),
             'traceback': ''.join(traceback.format_exception(
                 type(error), error, error.__traceback__)),
         }
@@ -318,7 +331,7 @@ def _as_key(key: Any) -> bytes:
     return key.encode('utf-8') if isinstance(key, str) else bytes(key)
 
 
-def find_failed(store: Any, unfinished: Iterable) -> list:
+def find_failed(store: Any, unfinished: Iterable, interrupted: list | None = None) -> list:
     """Return the tasks among `unfinished` that failed, with their run records.
 
     Usage: ``find_failed(store, [(t.name, t.hash()) for t in tasks if not t.can_load()])``
@@ -335,6 +348,9 @@ def find_failed(store: Any, unfinished: Iterable) -> list:
     unfinished : iterable of (str, bytes or str)
         ``(name, hash)`` of the tasks that have no result, in the order to report them;
         a hash seen twice is reported once.
+    interrupted : list, optional
+        If given, ``(name, hash, record)`` of each task whose last run was interrupted
+        (and that did not fail) is appended to it.
 
     Returns
     -------
@@ -351,8 +367,10 @@ def find_failed(store: Any, unfinished: Iterable) -> list:
             continue
         seen.add(key)
         record = store.load_record(key) if key in recorded else None
-        if record is not None and record.get('status') != STATUS_FAILED:
-            record = None  # an older successful run says nothing about this failure
-        if record is not None or store.getlock(key).is_failed():
-            failed.append((name, key, record))
+        status = record.get('status') if record is not None else None
+        if status == STATUS_FAILED or store.getlock(key).is_failed():
+            # (an older successful or interrupted run says nothing about this failure)
+            failed.append((name, key, record if status == STATUS_FAILED else None))
+        elif status == STATUS_INTERRUPTED and interrupted is not None:
+            interrupted.append((name, key, record))
     return failed

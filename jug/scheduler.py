@@ -16,7 +16,10 @@ How a worker schedules (``docs/parallel.rst`` tells users the same):
   then polls the watched tasks (from 50 ms, growing to a few hundred ms) and wakes as
   soon as one has a result, is released (it runs it then), is marked failed, or is
   stale (its holder is gone: it is taken over).  ``--nr-wait-cycles`` cycles of
-  ``--wait-cycle-time`` without any change bound its patience.
+  ``--wait-cycle-time`` without any change bound its patience, except while a watched
+  lock is *expiring* (its holder stopped refreshing it): then it waits until the
+  lease runs out and takes the task over, so a dead worker's tasks are never left.
+* What happens to one task (lock, run, commit, record) is :mod:`jug.taskrun`'s.
 * A task that failed is not retried by this worker; nor is one that failed in another
   worker after this one started (it reads the failure record the store keeps for it,
   see ``store.failure_mark``).  A worker started later does retry it.
@@ -37,11 +40,11 @@ import logging
 import time
 
 from . import task as _task_module
-from .backends.base import LOCK_FAILED, LOCK_FREE, LOCK_STALE
-from .errors import mark_store_error
+from .backends.base import LOCK_EXPIRING, LOCK_FAILED, LOCK_FREE, LOCK_STALE
 from .gctuning import fewer_collections
 from .hooks import jug_hook
-from .records import failure_id, failure_line, finish_record, start_record
+from .records import failure_id
+from .taskrun import DONE, FAILED, HELD_ELSEWHERE, run_one
 from .utils import prepare_matcher_from_options
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -64,12 +67,6 @@ POLL_GROWTH = 1.5
 MAX_POLL = 0.25
 POLL_COST_PER_TASK = 0.005
 
-
-# What processing one task came to.
-_DONE = 'done'                          # it has a result now (ran, or was stored)
-_FAILED = 'failed'                      # it raised here (or its lock could not be taken)
-_FAILED_ELSEWHERE = 'failed elsewhere'  # failed lock, or failed in another worker
-_HELD_ELSEWHERE = 'held elsewhere'      # another process holds its lock: watch it
 
 # bits of a ready-heap entry: -height in the high bits, the position in the low ones
 _POSITION_BITS = 40
@@ -210,6 +207,8 @@ class _Pass:
         self.raised = False
         self.previous: Task | None = None         # last task processed (aggressive unload)
         self.gave_up = False
+        self.expiring = 0                         # watched locks expiring at the last look
+        self.expiring_told = False
         self.height: list = []
         self._link()
 
@@ -318,16 +317,16 @@ class _Pass:
         if _failed_in_run(self.state, key):
             self._mark_failed(key)
             return
-        outcome = _run_one(t, self)
+        outcome = run_one(t, self)
         if self.options.aggressive_unload and self.previous is not None:
             self.previous.unload()
         self.previous = t
-        if outcome is _DONE:
+        if outcome is DONE:
             self._resolve(key)
-        elif outcome is _HELD_ELSEWHERE:
+        elif outcome is HELD_ELSEWHERE:
             self.held[key] = position
         else:
-            self.raised |= outcome is _FAILED
+            self.raised |= outcome is FAILED
             self._mark_failed(key)
 
     def _mark_failed(self, key: bytes) -> None:
@@ -350,7 +349,7 @@ class _Pass:
         pause = FIRST_POLL
         longest = max(MAX_POLL, POLL_COST_PER_TASK * (len(self.held) + len(self.outside)))
         waited = total = 0.0
-        while self.state.nr_waits < patience:
+        while self.state.nr_waits < patience or self._expiring_logged():
             if self.store.shared:
                 step = min(pause, cycle - waited)
                 if total >= FAST_POLL_TIME:
@@ -374,9 +373,24 @@ class _Pass:
                      'processes hold.')
         return False
 
+    def _expiring_logged(self) -> bool:
+        """Whether some watched lock is expiring (its holder stopped refreshing it):
+        then the worker waits past its patience, until the lock goes stale and it can
+        take the task over (said once per wait)."""
+        if not self.expiring:
+            return False
+        if not self.expiring_told:
+            logging.info(f'Waiting for {self.expiring} lock(s) whose holders stopped '
+                         'refreshing them: their tasks are taken over when their lease '
+                         'runs out.')
+            self.expiring_told = True
+        return True
+
     def _poll(self) -> tuple:
-        """Look at every watched task once; return ``(changed, anyone_working)``."""
+        """Look at every watched task once; return ``(changed, anyone_working)``, and
+        count the expiring locks in ``self.expiring``."""
         changed = anyone_working = False
+        self.expiring = 0
         for key, position in list(self.held.items()):
             t = self.order[position]
             if t.can_load():
@@ -394,6 +408,7 @@ class _Pass:
                 changed = True
             else:
                 anyone_working = True
+                self.expiring += state == LOCK_EXPIRING
         for key, dep in list(self.outside.items()):
             if dep.can_load():
                 self._resolve(key)
@@ -408,6 +423,7 @@ class _Pass:
             else:
                 self.unheld.discard(key)
                 anyone_working = True
+                self.expiring += state == LOCK_EXPIRING
         return changed, anyone_working
 
     def _failed_elsewhere(self, t: Task, why: str) -> None:
@@ -474,125 +490,3 @@ def _log_waiting(run: _Pass) -> None:
     else:
         logging.info(f'No task can be run now: waiting for {len(run.outside)} task(s) '
                      'outside this selection that other processes are running.')
-
-
-# --- one task ----------------------------------------------------------------------------
-
-def _log_dependents_of_failure(failed: Task, run: _Pass) -> None:
-    for j in run._waiting_for(failed.hash()):
-        logging.critical(f'Task {run.order[j].name} depends on the failed task '
-                         f'{failed.name} and cannot run.')
-
-
-def _unload_unneeded(previous: Task, current: Task) -> None:
-    """Aggressive unload: free the previous task and its dependencies, except the
-    values ``current`` is about to use (its direct dependencies)."""
-    needed = {id(dep) for dep in current.dependencies()}
-    for t in [previous, *_task_module.recursive_dependencies(previous)]:
-        if id(t) not in needed:
-            t.unload()
-
-
-def _take_lock(t: Task) -> bool:
-    """``t.lock()``; an OSError (an unusable jugdir) is marked for ``main`` to report."""
-    try:
-        return t.lock()
-    except OSError as e:
-        mark_store_error(e, f'cannot create the lock of task {t.name} in the jug data '
-                            f'directory: {e}')
-        raise
-
-
-def _save_record(t: Task, record: dict, error: BaseException | None = None) -> None:
-    """Store the run record of ``t``; a record that cannot be written only warns."""
-    try:
-        t.store.save_record(t.hash(), finish_record(record, error))
-    except Exception as e:
-        logging.warning(f'Could not save the run record of task {t.name}: {e}')
-
-
-def _recorded_failure(run: _Pass, t: Task) -> tuple:
-    """Return ``(record, is_new)``: the failure record the store keeps for ``t`` (None
-    if it has none) and whether that failure happened after this run started."""
-    record = run.store.failure_mark(t.hash())
-    if record is None:
-        return None, False
-    known = run.state.failure_ids.get(t.hash()) if run.state.failure_ids else None
-    return record, known != failure_id(record)
-
-
-def _run_one(t: Task, run: _Pass) -> str:
-    """Lock, run and store one task; return what came of it (``_DONE``...)."""
-    options, state = run.options, run.state
-    if t.can_load():
-        jug_hook('execute.task-loadable', (t,))
-        return _DONE
-    locked = failed = False
-    record = None
-    try:
-        locked = _take_lock(t)
-        if t.can_load():
-            jug_hook('execute.task-loadable', (t,))
-            return _DONE
-        if not locked:
-            return _not_locked(t, run)
-        earlier, is_new = _recorded_failure(run, t)
-        if is_new:
-            run._failed_elsewhere(t, 'it failed in another worker: ' + failure_line(earlier))
-            logging.warning(f'Task {t.name} failed in another worker since this one '
-                            f'started; not retrying it ({failure_line(earlier)}).')
-            return _FAILED_ELSEWHERE
-        logging.info(f'Executing {t.name}...')
-        jug_hook('execute.task-pre-execute', (t,))
-        if options.aggressive_unload and run.previous is not None:
-            _unload_unneeded(run.previous, t)
-        state.nr_waits = 0
-        ntasks = len(_task_module.alltasks)
-        record = start_record(t)
-        t.run(save=False, debug_mode=options.debug)
-        # result, run record and lock release together (one round trip on redis)
-        t.store.commit(t._result, t.hash(), finish_record(record))
-        locked = False
-        record = None
-        if earlier is not None:
-            t.store.clear_failure_mark(t.hash())  # retried with success
-        jug_hook('execute.task-executed1', (t,))
-        if options.debug and len(_task_module.alltasks) != ntasks:
-            raise RuntimeError(f'jug: task {t.name} created new tasks while running; '
-                               'tasks must be created by the jugfile, not by other tasks.')
-        return _DONE
-    except SystemExit:
-        raise
-    except Exception as e:
-        failed = True
-        if record is not None:
-            _save_record(t, record, e)
-        if locked:
-            state.failed.add(t.hash())
-            state.errors[t.hash()] = (t.name, f'{type(e).__name__}: {e}')
-        if options.pdb:
-            from .internal.debugger import debug_exception  # looked up at call time
-            debug_exception()
-            # main must not start the debugger on it again (a marker on the exception)
-            e._jug_debugged = True  # type: ignore[attr-defined]
-        else:
-            logging.critical(f'Exception while running {t.name}: {e}')
-            _log_dependents_of_failure(t, run)
-        if options.execute_keep_failed and locked:
-            t.fail()
-        if not options.execute_keep_going:
-            raise
-        return _FAILED
-    finally:
-        if locked and not (failed and options.execute_keep_failed):
-            t.unlock()
-
-
-def _not_locked(t: Task, run: _Pass) -> str:
-    """``t``'s lock is taken: failed (for good) or held by another process."""
-    if t.lock_state() == LOCK_FAILED:
-        run._failed_elsewhere(t, 'its lock is marked as failed')
-        logging.info(f'Task {t.name} has a failed lock: not running it.')
-        return _FAILED_ELSEWHERE
-    logging.info(f'Task {t.name} is being executed by another process.')
-    return _HELD_ELSEWHERE

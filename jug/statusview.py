@@ -47,9 +47,12 @@ class StatusView:
     ----------
     failures : list of (name, key, record) or None
         What :func:`jug.records.find_failed` found, when it was asked for.
+    interrupted : list of (name, key, record) or None
+        With the failures: the tasks whose last run was interrupted.
     """
 
     failures: list | None = None
+    interrupted: list | None = None
     # the counts of each state of STATES (set by __init__)
     failed: defaultdict[str, int]
     waiting: defaultdict[str, int]
@@ -128,11 +131,13 @@ def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> S
         if unfinished is not None and state != FINISHED:
             unfinished.append((t.name, t.hash()))
     if unfinished is not None:
-        view.failures = find_failed(listed, unfinished)
+        view.interrupted = []
+        view.failures = find_failed(listed, unfinished, view.interrupted)
     return view
 
 
-def view_of_rows(rows: Iterable, failures: list | None = None) -> StatusView:
+def view_of_rows(rows: Iterable, failures: list | None = None,
+                 interrupted: list | None = None) -> StatusView:
     """Return the :class:`StatusView` of cached rows ``[id, name, hash, state]``.
 
     Usage: ``view = view_of_rows(ht, failures)`` (``jug status --cache``, webstatus)
@@ -141,4 +146,5 @@ def view_of_rows(rows: Iterable, failures: list | None = None) -> StatusView:
     for _, name, _, state in rows:
         view.add(state, name)
     view.failures = failures
+    view.interrupted = interrupted
     return view

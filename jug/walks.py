@@ -3,8 +3,9 @@ one reverse-dependency walk (``downstream``).
 
 Layer 2 (docs/architecture.rst), beside ``jug.task``, which re-exports these functions
 (their public home, as in Jug 2.7).  Tasks are reached only through their
-``dependencies()`` and ``hash()`` methods: this module imports nothing from jug.  Every
-walk is iterative, so chains longer than Python's recursion limit work.
+``dependencies()`` and ``hash()`` methods: this module imports nothing from jug but
+its errors.  Every walk is iterative, so chains longer than Python's recursion limit
+work, and a cycle (a graph built by hand) is an error naming its tasks.
 """
 from __future__ import annotations
 
@@ -65,6 +66,11 @@ def _post_order(roots: Iterable[Any], enter: Callable[[Any], bool] | None = None
 
     Each task is yielded once; a dependency for which ``enter(dep)`` is false is
     neither yielded nor walked into.
+
+    Raises
+    ------
+    jug.errors.DependencyCycleError
+        If a task depends on itself, directly or not (naming the tasks of the cycle).
     """
     visited: set[int] = set()
     for root in roots:
@@ -72,15 +78,28 @@ def _post_order(roots: Iterable[Any], enter: Callable[[Any], bool] | None = None
             continue
         visited.add(id(root))
         stack = [(root, _dependencies_of(root))]
+        on_stack = {id(root)}
         while stack:
             task, deps = stack[-1]
             dep = next(deps, _EXHAUSTED)
             if dep is _EXHAUSTED:
                 stack.pop()
+                on_stack.discard(id(task))
                 yield task
+            elif id(dep) in on_stack:
+                _raise_cycle(stack, dep)
             elif id(dep) not in visited and (enter is None or enter(dep)):
                 visited.add(id(dep))
+                on_stack.add(id(dep))
                 stack.append((dep, _dependencies_of(dep)))
+
+
+def _raise_cycle(stack: list, dep: Any) -> None:
+    """Raise the error naming the cycle that ``dep`` closes on the walk's `stack`."""
+    from .errors import DependencyCycleError
+    tasks = [task for task, _ in stack]
+    cycle = tasks[next(i for i, t in enumerate(tasks) if t is dep):] + [dep]
+    raise DependencyCycleError([str(getattr(t, 'name', t)) for t in cycle])
 
 
 def topological_sort(tasks: list[Any]) -> None:

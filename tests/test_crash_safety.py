@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from jug.backends.file_store import TEMPFILE_MAX_AGE, file_store
+from jug.backends.file_cleanup import TEMPFILE_MAX_AGE
+from jug.backends.file_store import file_store
 from jug.errors import StoreError
 from jug.jug import init
 from jug.task import value

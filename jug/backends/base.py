@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     import builtins  # ``list`` is a method of the stores
     from typing import Any, Iterable
 
-__all__ = ['base_store', 'base_lock', 'LOCK_FREE', 'LOCK_HELD', 'LOCK_FAILED', 'LOCK_STALE']
+__all__ = ['base_store', 'base_lock', 'LOCK_FREE', 'LOCK_HELD', 'LOCK_FAILED', 'LOCK_STALE',
+           'LOCK_EXPIRING']
 
 #: ``record['status']`` of a run record (see :mod:`jug.records`) of a task that
-#: returned normally, and of one that raised an exception.
+#: returned normally, of one that raised an exception, and of one whose worker was
+#: stopped while running it (Ctrl-C, SIGTERM, ``sys.exit``: not a failure of the task).
 STATUS_FINISHED = 'finished'
 STATUS_FAILED = 'failed'
+STATUS_INTERRUPTED = 'interrupted'
 
 # What base_lock.holder_state() says of a lock.
 #: Nobody holds the lock.
@@ -44,6 +47,9 @@ LOCK_HELD = 'held'
 LOCK_FAILED = 'failed'
 #: The lock's holder is gone (killed, or its lease expired): ``get()`` takes it over.
 LOCK_STALE = 'stale'
+#: Held, but its holder has not refreshed it for a while: probably gone, and the lock
+#: goes stale when its lease runs out (a waiting worker keeps waiting for that).
+LOCK_EXPIRING = 'expiring'
 
 
 def as_bytes(name: bytes | str) -> bytes:
@@ -114,7 +120,7 @@ class base_store:
     def set_lease(self, lease: LeaseSettings) -> None:
         """Use `lease` for the locks taken from now on.
 
-        Usage: ``store.set_lease(LeaseSettings(600, 30))``
+        Usage: ``store.set_lease(LeaseSettings(120, 20))``
         """
         self.lease = lease
 
@@ -151,20 +157,38 @@ class base_store:
         """Release resources held by the store."""
         raise NotImplementedError
 
-    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> None:
+    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> bool:
         """Store the result of a task, its run record, and release its lock.
 
-        Usage: ``store.commit(value, t.hash(), finish_record(record))``
+        Usage: ``if not store.commit(value, t.hash(), finish_record(record)): ...``
 
         What ``jug execute`` does when a task has run: ``dump``, ``save_record`` (if
         `record` is not None) and ``getlock(name).release()``, in that order, so the
-        lock is released only once the result is stored.  Stores that talk to a server
-        override it to do all three in one round trip.  Do not release the lock again.
+        lock is released only once the result is stored.  Stores with leased locks
+        override it to do it only while the lock is still this process's (and, with a
+        server, in one round trip).  Do not release the lock again.
+
+        Returns
+        -------
+        bool
+            False if nothing was stored because this process lost the lock (another
+            worker took it over: it computes the result itself).
         """
         self.dump(object, name)
         if record is not None:
-            self.save_record(name, record)
+            self.save_record_or_warn(name, record)
         self.getlock(name).release()
+        return True
+
+    def save_record_or_warn(self, name: bytes | str, record: dict, what: str | None = None) -> None:
+        """:meth:`save_record`, but a record that cannot be written only logs a warning
+        naming `what` (default: the key): records are informative, never worth a task."""
+        try:
+            self.save_record(name, record)
+        except Exception as e:
+            import logging  # lazy: rarely needed
+            label = what or as_bytes(name).decode('utf-8', 'replace')
+            logging.warning(f'Could not save the run record of {label}: {e}')
 
     # run records (optional primitives: the defaults keep no records) ------------------
     def save_record(self, name: bytes | str, record: dict) -> None:

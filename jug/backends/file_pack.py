@@ -22,9 +22,10 @@ import os
 import sys
 import time
 
-from ..errors import StoreError
+from ..errors import MissingPackageError, StoreError
 from .base import as_bytes
 from .encode import decode_from
+from .safefiles import NotARegularFileError, open_regular
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -92,30 +93,26 @@ class PackMixin:
     def _read_pack(self) -> dict:
         """Read the pack file from disk; ``{}`` if there is none.
 
-        ``'.'`` is put first on ``sys.path`` while unpickling (packed objects may be
-        instances of classes defined next to the jugfile) and always taken off again.
+        Raises
+        ------
+        jug.errors.StoreError
+            If the pack is damaged, or not a regular file.
         """
+        packfile = self._packfile()
         try:
-            f = open(self._packfile(), 'rb')
+            f = open_regular(packfile)
         except FileNotFoundError:
             return {}
+        except NotARegularFileError as e:
+            raise StoreError(f'The pack file {packfile} is not a regular file ({e.strerror}); '
+                             'move it away to use this jug data directory') from e
         except (NotADirectoryError, PermissionError) as e:
             raise self._store_error(e) from e
         with f:
             stat = os.fstat(f.fileno())
-            sys.path.insert(0, '.')
-            try:
-                packed = decode_from(f)
-            finally:
-                if sys.path and sys.path[0] == '.':
-                    del sys.path[0]
-                else:  # decoding changed sys.path: remove our entry wherever it is
-                    try:
-                        sys.path.remove('.')
-                    except ValueError:
-                        pass
+            packed = _decode_pack(f, packfile)
         if not isinstance(packed, dict):
-            raise StoreError(f'The pack file {self._packfile()} is damaged (it does not hold '
+            raise StoreError(f'The pack file {packfile} is damaged (it does not hold '
                              'a dict of results); move it away to use this jug data directory')
         self._packed_stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         return packed
@@ -249,3 +246,31 @@ def _unlink_quietly(fname: str) -> None:
         os.unlink(fname)
     except FileNotFoundError:
         pass
+
+
+def _decode_pack(f: BinaryIO, packfile: str) -> Any:
+    """Decode the open pack file `f`; a damaged one raises a one-line StoreError.
+
+    ``'.'`` is put first on ``sys.path`` while unpickling (packed objects may be
+    instances of classes defined next to the jugfile) and always taken off again.
+    """
+    sys.path.insert(0, '.')
+    try:
+        return decode_from(f)
+    except MissingPackageError:
+        raise
+    except (ImportError, AttributeError) as e:
+        raise StoreError(f'cannot load the pack file {packfile}: it refers to something '
+                         f'that cannot be found now ({type(e).__name__}: {e})') from e
+    except Exception as e:
+        raise StoreError(f'The pack file {packfile} is damaged ({type(e).__name__}: {e}); '
+                         'move it away to use this jug data directory (its results '
+                         'are then computed again)') from e
+    finally:
+        if sys.path and sys.path[0] == '.':
+            del sys.path[0]
+        else:  # decoding changed sys.path: remove our entry wherever it is
+            try:
+                sys.path.remove('.')
+            except ValueError:
+                pass

@@ -23,6 +23,7 @@ import os
 
 from .base import STATUS_FAILED, as_bytes, encode_record, parse_record
 from .leases import nodename
+from .safefiles import NotARegularFileError, open_regular
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -94,10 +95,10 @@ class RecordLog:
         path = self._record_log()
         try:
             try:
-                log = open(path, 'ab')
+                log = open_regular(path, 'ab')
             except FileNotFoundError:
                 os.makedirs(self._recorddir(), exist_ok=True)
-                log = open(path, 'ab')
+                log = open_regular(path, 'ab')
             with log:
                 log.write(line + b'\n')
         except OSError as e:
@@ -117,9 +118,9 @@ class RecordLog:
         Usage: ``record = store.failure_mark(t.hash())``  (one ``open`` when absent)
         """
         try:
-            with open(self._failure_file(name), 'rb') as f:
+            with open_regular(self._failure_file(name)) as f:
                 data = f.read()
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, NotARegularFileError):
             return None
         entry = parse_record(data)
         record = entry.get('record') if entry is not None else None
@@ -218,10 +219,10 @@ class RecordLog:
 def _read_record_log(path: str) -> Iterator[tuple[bytes, dict]]:
     """Yield ``(key, record)`` for each intact line of a log of run records."""
     try:
-        with open(path, 'rb') as log:
+        with open_regular(path) as log:
             lines = log.read().splitlines()
-    except (FileNotFoundError, IsADirectoryError):
-        return
+    except (FileNotFoundError, NotARegularFileError):
+        return  # removed meanwhile, or not ours (a link, a FIFO...): skipped
     for line in lines:
         entry = parse_record(line)
         if entry is not None and isinstance(entry.get('key'), str) \

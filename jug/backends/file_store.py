@@ -14,7 +14,8 @@ Owns the on-disk layout of a jugdir, which Jug 2.7 workers share with us
 and, beside Jug's layout (Jug 2.7 ignores it), ``<jugdir>/records/`` — run records and
 failure marks (:mod:`jug.backends.file_records`).
 
-The store class is assembled here from those modules' mixins; its lock classes and
+``jug cleanup``'s removals are :mod:`jug.backends.file_cleanup`'s.  The store class is
+assembled here from those modules' mixins; its lock classes and
 :class:`file_keepalive_store` (``file_keepalive:<dir>``) are reachable from this module,
 as in Jug 2.7.  ``fsync_dir`` and ``encode_to`` are looked up in this module's globals
 when they are used, so that callers may replace them (as Jug 2.7's tests do).
@@ -31,11 +32,13 @@ import time
 from ..errors import MissingPackageError, StoreError, mark_store_error, store_error_message
 from .base import as_bytes, base_store
 from .encode import encode_to
+from .file_cleanup import CleanupMixin
 from .file_formats import read_result, write_result
 from .file_locks import (FAILED_LOCK_MTIME, KEEPALIVE_FAILED_AGE,  # noqa: F401 (Jug 2.7's names)
-                         file_based_lock, file_keepalive_based_lock)
+                         LockLost, file_based_lock, file_keepalive_based_lock)
 from .file_pack import MAX_FILESIZE_IN_PACK, PackMixin
-from .file_records import RECORDS_DIR, RecordLog
+from .file_records import RecordLog
+from .safefiles import NotARegularFileError, open_regular
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -48,9 +51,6 @@ __all__ = ['file_store', 'file_based_lock', 'file_keepalive_store',
 
 #: Temporary result files are named with this many random ASCII letters.
 TEMPNAME_LENGTH = 24
-#: ``cleanup`` removes temp files not modified for this many seconds: they were left by
-#: a worker killed while writing (a write in progress keeps its file's mtime fresh).
-TEMPFILE_MAX_AGE = 60
 _TEMPNAME_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 
@@ -97,7 +97,7 @@ def _random_tempname() -> str:
 
 # --- the store -------------------------------------------------------------------------
 
-class file_store(PackMixin, RecordLog, base_store):
+class file_store(PackMixin, RecordLog, CleanupMixin, base_store):
     """Store results and locks as files under a directory.
 
     Usage: ``store = file_store('jugfile.jugdata')``
@@ -212,6 +212,12 @@ class file_store(PackMixin, RecordLog, base_store):
         :func:`jug.errors.mark_store_error`, so ``jug`` reports it in one line naming
         `fname`.
         """
+        tempname = self._write_temp(write, fname, durable)
+        self._publish(tempname, fname, durable)
+
+    def _write_temp(self, write: Callable[[BinaryIO], object], fname: str,
+                    durable: bool = True) -> str:
+        """Steps 1 and 2 of :meth:`_commit`: return the temp file holding the data."""
         try:
             f, tempname = self._open_temp()
         except OSError as e:
@@ -223,6 +229,14 @@ class file_store(PackMixin, RecordLog, base_store):
                 if durable:
                     f.flush()
                     os.fsync(f.fileno())
+        except BaseException as e:
+            self._discard_temp(tempname, e, fname)
+            raise
+        return tempname
+
+    def _publish(self, tempname: str, fname: str, durable: bool = True) -> None:
+        """Steps 3 and 4 of :meth:`_commit`: rename `tempname` onto `fname`."""
+        try:
             try:
                 os.rename(tempname, fname)
             except FileNotFoundError:
@@ -230,15 +244,19 @@ class file_store(PackMixin, RecordLog, base_store):
                 os.makedirs(os.path.dirname(fname), exist_ok=True)
                 os.rename(tempname, fname)
         except BaseException as e:
-            try:
-                os.unlink(tempname)
-            except OSError:
-                pass  # e.g. a read-only tempfiles: keep the original error (cleanup removes it)
-            if isinstance(e, Exception):  # OSError, or a value that cannot be pickled
-                self._mark_write_error(e, fname)
+            self._discard_temp(tempname, e, fname)
             raise
         if durable:
             fsync_dir(fname)  # module global, looked up at call time (tests monkeypatch it)
+
+    def _discard_temp(self, tempname: str, error: BaseException | None, fname: str) -> None:
+        """Remove the temp file of a write of `fname` that did not complete (`error`)."""
+        try:
+            os.unlink(tempname)
+        except OSError:
+            pass  # e.g. a read-only tempfiles: keep the original error (cleanup removes it)
+        if isinstance(error, Exception):  # OSError, or a value that cannot be pickled
+            self._mark_write_error(error, fname)
 
     def _mark_write_error(self, error: Exception, fname: str) -> None:
         """Note on `error` the one-line message ``main`` shows for a failed write of `fname`."""
@@ -272,6 +290,35 @@ class file_store(PackMixin, RecordLog, base_store):
         if self.packed:
             self._remove_from_pack([name])
         self._commit(lambda f: self._write_to(object, f), self._getfname(name))
+
+    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> bool:
+        """Store a task's result and run record and remove its lock, only if this
+        process still holds the lock; return False (nothing stored) if it lost it.
+
+        Usage: ``if not store.commit(value, t.hash(), record): ...``
+
+        The result is written to a temp file first (the slow part, outside the lock's
+        critical section); then, fenced by the lock (:meth:`file_based_lock.fenced`: the
+        lock is still ours and no takeover can start meanwhile), it is renamed into
+        place, the record saved and the lock removed.  A worker whose lock was taken
+        over (it was frozen or starved beyond its lease) thus never replaces the new
+        owner's result (``docs/failures.rst``).
+        """
+        if self.packed:
+            self._remove_from_pack([name])
+        fname = self._getfname(name)
+        tempname = self._write_temp(lambda f: self._write_to(object, f), fname)
+        lock = self.getlock(name)
+        try:
+            with lock.fenced():
+                self._publish(tempname, fname)
+                if record is not None:
+                    self.save_record_or_warn(name, record)
+                lock.remove()
+        except LockLost:
+            self._discard_temp(tempname, None, fname)
+            return False
+        return True
 
     def _write_to(self, object: Any, f: BinaryIO) -> None:
         """Write `object` to the open file `f` in its result file format (see
@@ -313,7 +360,12 @@ class file_store(PackMixin, RecordLog, base_store):
             names the file, the decoding error is its ``__cause__``.
         """
         fname = self._getfname(name)
-        with open(fname, 'rb') as f:
+        try:
+            f = open_regular(fname)
+        except NotARegularFileError as e:
+            raise StoreError(f'cannot load the result file {fname}: {e.strerror}; remove '
+                             f'it (or `jug invalidate` its task) to compute it again') from e
+        with f:
             try:
                 return read_result(f, fname)
             except MissingPackageError:
@@ -413,85 +465,6 @@ class file_store(PackMixin, RecordLog, base_store):
             meta['record'] = record
         return meta
 
-    def cleanup(self, active: Iterable[Any], keeplocks: bool = False) -> int:
-        """Remove every file that is not the result (or run record) of a task in `active`.
-
-        Usage: ``n = store.cleanup(tasks)``
-
-        Parameters
-        ----------
-        active : iterable
-            Objects with ``hash()`` whose results and run records are kept.
-        keeplocks : bool, optional
-            If true, the ``locks`` directory is left alone (else every lock is removed).
-
-        Returns
-        -------
-        int
-            Number of results removed (files, then pack entries; locks, run records
-            and temp files are not counted).
-
-        Notes
-        -----
-        Files in ``tempfiles`` older than :data:`TEMPFILE_MAX_AGE` seconds (left by a
-        worker killed while writing) are removed too; younger ones may be writes in
-        progress and are kept.
-        """
-        active = list(active)
-        keep = {self._getfname(t.hash()) for t in active}
-        keep_keys = {as_bytes(t.hash()) for t in active}
-        self.remove_records([k for k in set(self.list_records()).union(self._failure_keys())
-                             if k not in keep_keys])
-        skip = {'packs', 'tempfiles', RECORDS_DIR}  # records: handled just above
-        if keeplocks:
-            skip.add('locks')
-        lockdir = self._lockdir()
-        removed = 0
-        for dirpath, dirnames, filenames in os.walk(self.jugdir):
-            dirnames[:] = [d for d in dirnames if d not in skip]
-            is_lockdir = dirpath == lockdir
-            for f in filenames:
-                path = os.path.join(dirpath, f)
-                if path in keep:
-                    continue
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    continue
-                if not is_lockdir:
-                    removed += 1
-        if self.packed or os.path.exists(self._packfile()):
-            dropped = 0
-
-            def drop_inactive(packed: dict) -> bool:
-                nonlocal dropped
-                dead = [k for k in packed if k not in keep_keys]
-                for k in dead:
-                    del packed[k]
-                dropped = len(dead)
-                return bool(dead)
-
-            self._modify_pack(drop_inactive)
-            removed += dropped
-        self._remove_abandoned_tempfiles()
-        return removed
-
-    def _remove_abandoned_tempfiles(self) -> None:
-        """Remove the temp files not modified for :data:`TEMPFILE_MAX_AGE` seconds."""
-        try:
-            with os.scandir(self.tempdir()) as it:
-                entries = list(it)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        oldest_kept = time.time() - TEMPFILE_MAX_AGE
-        for entry in entries:
-            try:
-                if entry.is_file(follow_symlinks=False) and \
-                        entry.stat(follow_symlinks=False).st_mtime < oldest_kept:
-                    os.unlink(entry.path)
-            except FileNotFoundError:
-                continue  # renamed into place (or removed) meanwhile
-
     @staticmethod
     def remove_store(jugdir: str) -> None:
         """Delete the whole jugdir, if it exists.
@@ -510,36 +483,6 @@ class file_store(PackMixin, RecordLog, base_store):
     def getlock(self, name: bytes | str) -> file_based_lock:
         """Return the :class:`file_based_lock` for `name`."""
         return file_based_lock(self.jugdir, name, self.lease)
-
-    def listlocks(self) -> builtins.list[bytes]:
-        """Return the names (bytes) of all lock files, ``[]`` if there are none.
-
-        Usage: ``names = store.listlocks()``
-        """
-        try:
-            names = os.listdir(self._lockdir())
-        except FileNotFoundError:
-            return []
-        return [os.fsencode(n[:-len('.lock')]) for n in sorted(names) if n.endswith('.lock')]
-
-    def remove_locks(self) -> int:
-        """Remove every file in ``<jugdir>/locks``; return how many were removed.
-
-        Usage: ``n = store.remove_locks()``
-        """
-        lockdir = self._lockdir()
-        try:
-            names = os.listdir(lockdir)
-        except FileNotFoundError:
-            return 0
-        removed = 0
-        for n in names:
-            try:
-                os.unlink(os.path.join(lockdir, n))
-            except FileNotFoundError:
-                continue
-            removed += 1
-        return removed
 
     def _encode_to(self, object: Any, f: BinaryIO) -> None:
         """The generic encoding, by the module global ``encode_to`` (replaceable)."""

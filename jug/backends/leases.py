@@ -13,10 +13,10 @@ build their locks on the pieces of this module (``docs/backends.rst``, "Leases")
   host name), and whether a pid of this host is alive;
 * owner tokens: :func:`new_token` names one lock instance and the process holding it;
   :func:`token_is_ours` tells whether a token was made by this process;
-* :data:`heartbeat`: the one background thread of a process that refreshes every
-  lock the process holds, of every store (no extra process).  A store registers a
-  :class:`Lease` per lock taken, with the function that refreshes leases of its kind
-  (called with all of them at once, so a server can be asked in one round trip).
+* :data:`heartbeat`: refreshes every lock the process holds, of every store, through
+  one helper process (:mod:`jug.backends.heartbeat_process`), which a task holding
+  Python's GIL cannot starve.  A store registers a :class:`Lease` per lock taken,
+  saying what kind of lock it is and how to find it.
 
 Imports nothing from jug.
 """
@@ -29,24 +29,28 @@ import threading
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Hashable
+    from typing import Any, Callable
 
 __all__ = ['LeaseSettings', 'DEFAULT_LEASE', 'DEFAULT_LEASE_TIME',
            'DEFAULT_HEARTBEAT_INTERVAL', 'nodename', 'process_start_id', 'own_start_id',
-           'process_space_id', 'pid_alive', 'new_token', 'token_is_ours', 'Lease',
-           'Heartbeat', 'heartbeat']
+           'process_space_id', 'process_is_stopped', 'pid_alive', 'new_token',
+           'token_is_ours', 'Lease', 'Heartbeat', 'heartbeat']
 
-#: Default lease: a lock not refreshed for this many seconds is stale.  Generous, so
-#: that clocks of NFS clients and servers may disagree by minutes.
-DEFAULT_LEASE_TIME = 600.0
-#: Default time between two refreshes of a held lock.
-DEFAULT_HEARTBEAT_INTERVAL = 30.0
+#: Default lease: a lock not refreshed for this many seconds is stale, and the task
+#: of a dead remote worker is taken over this long after it died.  Lock ages are
+#: measured with the filesystem's clock, and a heartbeat cannot be starved, so the lease
+#: only needs to cover the longest pause of a live worker's refreshes: an NFS server
+#: that hangs, a node swapping hard (docs/failures.rst, "Choosing the lease").
+DEFAULT_LEASE_TIME = 120.0
+#: Default time between two refreshes of a held lock (a lock not refreshed for two of
+#: them is reported as expiring).
+DEFAULT_HEARTBEAT_INTERVAL = 20.0
 
 
 class LeaseSettings:
     """How long a lock lives without a refresh, and how often a holder refreshes it.
 
-    Usage: ``LeaseSettings(lease_time=600, heartbeat_interval=30)``
+    Usage: ``LeaseSettings(lease_time=120, heartbeat_interval=20)``
 
     Raises
     ------
@@ -131,6 +135,21 @@ def _pid_namespace(path: str) -> str:
     return str(os.stat(path).st_ino)
 
 
+def process_is_stopped(pid: int | None) -> bool:
+    """Whether the process `pid` of this host is stopped (``SIGSTOP``, Ctrl-Z).
+
+    Read from ``/proc`` (Linux); elsewhere, or if the process is gone, False.
+    """
+    if pid is None:
+        return False
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as stat:
+            state = stat.read().rsplit(b')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b'T', b't')
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host."""
     try:
@@ -160,50 +179,49 @@ def token_is_ours(token: str) -> bool:
 class Lease:
     """A lock this process holds, as the heartbeat knows it.
 
-    Usage: ``heartbeat.hold(Lease(key, token, group, refresh, target), interval)``
+    Usage: ``heartbeat.hold(Lease(path, token, 'file', {'path': path}), interval)``
 
     Parameters
     ----------
-    key : hashable
+    key : str
         Names the lock within this process (a lock file's path; a redis server and key).
     token : str
         The owner token written into the lock when it was taken.
-    group : hashable
-        Leases of one group are refreshed together, by one call of `refresh`.
-    refresh : callable
-        ``refresh(leases)`` refreshes a list of leases of one group; it runs in the
-        heartbeat thread, and must check (under :attr:`Heartbeat.guard` if the check
-        and the write are local) that each lease is still held.
-    target : any
-        What `refresh` needs to find the lock (a path; a client and key names...).
+    kind : str
+        ``'file'`` or ``'redis'``: how the helper process refreshes it
+        (:mod:`jug.backends.heartbeat_process`).
+    params : dict
+        What that refresh needs to find the lock (JSON-serialisable).
     """
 
-    __slots__ = ('key', 'token', 'group', 'refresh', 'target', 'lost', 'interval')
+    __slots__ = ('key', 'token', 'kind', 'params', 'interval')
 
-    def __init__(self, key: Hashable, token: str, group: Hashable,
-                 refresh: Callable[[list], None], target: Any) -> None:
+    def __init__(self, key: str, token: str, kind: str, params: dict) -> None:
         self.key = key
         self.token = token
-        self.group = group
-        self.refresh = refresh
-        self.target = target
-        self.lost = False  # set by `refresh` when it finds the lock is no longer ours
+        self.kind = kind
+        self.params = params
         self.interval: float | None = None  # set by Heartbeat.hold
+
+    def message(self) -> dict:
+        """What the helper process is told to hold."""
+        return {'op': 'hold', 'key': self.key, 'token': self.token, 'kind': self.kind,
+                'params': self.params, 'interval': self.interval}
 
 
 class Heartbeat:
-    """The one daemon thread of a process that refreshes the locks it holds.
+    """Keeps the locks of this process alive, through one helper process.
 
-    The thread wakes every ``interval`` seconds, the shortest interval the held
-    leases asked for (it sleeps until the next :meth:`hold` while none is held), and
-    calls each group's ``refresh`` with the group's leases.  Taking or releasing a lock
-    only updates a dict, under :attr:`guard` (a re-entrant lock, which a store may also
-    hold while it releases or fails a lock, so that no refresh happens in between).  In a
-    forked child the thread does not exist and the parent's guard may be held: everything
-    is reset.
+    The helper (:mod:`jug.backends.heartbeat_process`, started with the first lock
+    taken) refreshes each held lock every ``interval`` seconds.  Being a process of its
+    own, it cannot be starved by a task that holds Python's global interpreter lock;
+    it stops refreshing while this process is stopped (``SIGSTOP``), and exits when this
+    process is gone (its pipe closes).  Taking or releasing a lock only sends it a line.
+    If it dies, the next ``hold`` starts another and tells it every held lock again.
+    If no process can be started (no executable interpreter, no process left), a thread
+    of this process does the same work, with a warning.  In a forked child the parent's
+    helper is not ours: everything is reset.
     """
-
-    thread_name = 'jug-lock-heartbeat'
 
     def __init__(self) -> None:
         self._reset()
@@ -213,78 +231,187 @@ class Heartbeat:
     def _reset(self) -> None:
         """Start afresh (at creation, and in a forked child)."""
         self.guard = threading.RLock()
-        self._interval: float | None = None
-        self._wakeup = threading.Event()
-        self._thread: threading.Thread | None = None
         self._held: dict = {}
-        #: Completed refresh rounds (tests wait on it).
-        self.rounds = 0
+        self._link: Any = None
+        self._exit_registered = False
 
     def hold(self, lease: Lease, interval: float) -> None:
         """Start refreshing `lease` (a lock just taken), at most `interval` s apart."""
+        lease.interval = interval
         with self.guard:
-            lease.interval = interval
             self._held[lease.key] = lease
-            self._set_interval()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self.thread_name,
-                                                daemon=True)
-                self._thread.start()
+            self._send(lease.message())
 
-    def _set_interval(self) -> None:
-        """Beat as often as the most demanding held lease asks (never, without any);
-        call with :attr:`guard` held."""
-        interval = min((lease.interval for lease in self._held.values()), default=None)
-        if interval != self._interval:
-            self._interval = interval
-            self._wakeup.set()  # sleep again, for the new interval
-
-    def token(self, key: Hashable) -> str | None:
+    def token(self, key: str) -> str | None:
         """The token of the held lock `key`, or None if this process does not hold it."""
         with self.guard:
             lease = self._held.get(key)
         return None if lease is None else lease.token
 
-    def drop(self, key: Hashable) -> str | None:
-        """Stop refreshing `key`; return its token, or None if it was not held."""
+    def drop(self, key: str, wait: bool = False) -> str | None:
+        """Stop refreshing `key`; return its token, or None if it was not held.
+
+        With `wait`, return only once the helper confirmed it will not touch the lock
+        again (before marking a lock failed: a late refresh would undo the mark).
+        """
         with self.guard:
             lease = self._held.pop(key, None)
-            self._set_interval()
+            if lease is not None and self._link is not None:
+                self._link.send({'op': 'drop', 'key': key, 'ack': wait})
+                if wait:
+                    self._link.wait_for_ack()
         return None if lease is None else lease.token
 
     def drop_where(self, predicate: Callable[[Lease], bool]) -> None:
         """Stop refreshing every lease for which `predicate` is true."""
         with self.guard:
             for key in [k for k, lease in self._held.items() if predicate(lease)]:
-                del self._held[key]
-            self._set_interval()
+                self.drop(key)
 
     def holds(self, lease: Lease) -> bool:
-        """Whether `lease` is still held (call with :attr:`guard` held to act on it)."""
+        """Whether `lease` is still held by this process."""
         with self.guard:
             return self._held.get(lease.key) is lease
 
-    def _run(self) -> None:
-        while True:
-            if self._wakeup.wait(self._interval):
-                self._wakeup.clear()  # the interval changed: sleep again with it
-                continue
-            if self._interval is not None:
-                self.beat()
-
-    def beat(self) -> None:
-        """Refresh every held lease now (one call per group); never raises."""
+    def close(self) -> None:
+        """Stop the helper (its locks are no longer refreshed); the next ``hold``
+        starts another."""
         with self.guard:
-            leases = list(self._held.values())
-        groups: dict = {}
-        for lease in leases:
-            groups.setdefault(lease.group, []).append(lease)
-        for group in groups.values():
+            if self._link is not None:
+                self._link.close()
+                self._link = None
+
+    def helper_pid(self) -> int | None:
+        """The pid of the helper process, if one runs (None for a thread or nothing)."""
+        return getattr(self._link, 'pid', None)
+
+    def _send(self, message: dict) -> None:
+        """Tell the helper `message` (starting it, or another one, if needed)."""
+        for attempt in range(2):
+            if self._link is None or not self._link.alive():
+                if self._link is not None:
+                    self._link.close()  # it died: reap it, close its pipes
+                if not self._exit_registered:
+                    import atexit
+                    atexit.register(self.close)  # the helper ends with this process
+                    self._exit_registered = True
+                self._link = _start_link()
+                for lease in self._held.values():
+                    self._link.send(lease.message())
+                if message.get('op') == 'hold':
+                    return  # told with every held lock, this one included
             try:
-                group[0].refresh(group)
-            except Exception as e:  # never let one error end the heartbeat
-                logging.warning(f'jug: {self.thread_name}: {e}')
-        self.rounds += 1
+                self._link.send(message)
+                return
+            except OSError as e:
+                if attempt:
+                    logging.warning(f'jug: cannot reach the heartbeat helper ({e}); the '
+                                    'locks of this process will expire')
+                self._link.close()
+                self._link = None
+
+
+def _start_link() -> Any:
+    """Start the helper process; if that is impossible, a thread (with a warning)."""
+    try:
+        return _ProcessLink()
+    except OSError as e:
+        logging.warning(f'jug: cannot start the heartbeat helper process ({e}); the locks '
+                        'of this process are refreshed by a thread instead (a task holding '
+                        'the GIL for longer than the lease may then lose its lock)')
+        return _ThreadLink()
+
+
+class _ProcessLink:
+    """The pipe to a helper process (``python -m jug.backends.heartbeat_process``)."""
+
+    #: How long ``wait_for_ack`` waits for the helper's acknowledgement (seconds).
+    ACK_TIMEOUT = 10.0
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+        env = dict(os.environ)
+        # this very copy of jug, even when it is not installed
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env['PYTHONPATH'] = os.pathsep.join(
+            [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'jug.backends.heartbeat_process', str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self.pid = self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict) -> None:
+        import json  # lazy: only processes that take locks need it
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write((json.dumps(message) + '\n').encode('utf-8'))
+        stdin.flush()
+
+    def close(self) -> None:
+        """Close its pipes: the helper exits (killed if it does not within a second)."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # a broken pipe, flushing what it could not send
+                    pass
+        try:
+            self.process.wait(timeout=1.0)
+        except Exception:  # subprocess.TimeoutExpired (not imported at module level)
+            self.process.kill()
+            self.process.wait()
+
+    def wait_for_ack(self) -> None:
+        import select
+        stdout = self.process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], self.ACK_TIMEOUT)
+        if not ready or not stdout.readline():
+            logging.warning('jug: the heartbeat helper did not answer; it may refresh a '
+                            'lock once more')
+
+
+class _ThreadLink:
+    """The fallback: the helper's loop in a thread of this process."""
+
+    def __init__(self) -> None:
+        from .heartbeat_process import Helper
+        self.helper = Helper(os.getpid())
+        self.lock = threading.Lock()  # held while refreshing: a drop waits for it
+        self.wake = threading.Event()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._loop, name='jug-lock-heartbeat',
+                                       daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def send(self, message: dict) -> None:
+        with self.lock:
+            self.helper.handle(message)
+        self.wake.set()
+
+    def wait_for_ack(self) -> None:
+        """Nothing to wait for: ``send`` returned after the helper dropped the lock."""
+
+    def close(self) -> None:
+        """End the thread (it refreshes nothing more)."""
+        self.stopped = True
+        self.wake.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        while not self.stopped:
+            self.wake.wait(self.helper.sleep_time())
+            self.wake.clear()
+            with self.lock:
+                if not self.stopped:
+                    self.helper.refresh_due()
 
 
 heartbeat = Heartbeat()

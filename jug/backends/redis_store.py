@@ -34,7 +34,7 @@ from .encode import decode, encode
 from .leases import heartbeat
 from .redis_client import (DEFAULT_RETRY_TIME, RedisConnection, masked,  # noqa: F401
                            parse_url)
-from .redis_locks import LOCK, OWNER, lease_group, redis_lock
+from .redis_locks import COMMIT, LOCK, OWNER, redis_lock
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -140,15 +140,17 @@ class redis_store(base_store):
         data = self._encode(object)
         self.connection.run(lambda: self.redis.set(_RESULT + as_bytes(name), data))
 
-    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> None:
-        """Store the result of task `name`, its run record, and release its lock.
+    def commit(self, object: Any, name: bytes | str, record: dict | None = None) -> bool:
+        """Store the result of task `name` and its run record, and release its lock,
+        only if this process still holds the lock; return False (nothing stored) if not.
 
-        Usage: ``store.commit(value, t.hash(), finish_record(record))``
+        Usage: ``if not store.commit(value, t.hash(), finish_record(record)): ...``
 
         The same as ``dump(object, name)``, ``save_record(name, record)`` (if `record`
         is not None) and ``getlock(name).release()``, but in one round trip and
-        atomically (one ``MULTI``/``EXEC`` transaction): nobody can see the lock
-        released before the result is there.  Do not release the lock again afterwards.
+        atomically (one script, :data:`jug.backends.redis_locks.COMMIT`): nobody can see
+        the lock released before the result is there, and a worker whose lock was taken
+        over (frozen beyond its lease) stores nothing.  Do not release the lock again.
 
         Parameters
         ----------
@@ -162,19 +164,14 @@ class redis_store(base_store):
         """
         key = as_bytes(name)
         data = self._encode(object)
-        record_data = None if record is None else encode_record(record)
+        record_data = b'' if record is None else encode_record(record)
         lock = redis_lock(self, key)
-
-        def run() -> Any:
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.set(_RESULT + key, data)
-            if record_data is not None:
-                pipe.set(_RECORD + key, record_data)
-            pipe.delete(_FAILURE + key)  # it has a result now: no failure to remember
-            lock.queue_release(pipe)
-            return pipe.execute()
-        self.connection.run(run)
+        commit = self.connection.script(COMMIT)
+        stored = self.connection.run(lambda: commit(
+            keys=[_RESULT + key, _RECORD + key, _FAILURE + key, lock.fullname, lock.ownername],
+            args=[data, record_data, '0' if record is None else '1', lock.owner() or '']))
         lock.forget()
+        return bool(stored)
 
     def can_load(self, name: bytes | str) -> bool:
         """Return (an int, true if) a result is stored under `name`."""
@@ -318,6 +315,6 @@ class redis_store(base_store):
 
     def close(self) -> None:
         """Stop refreshing this store's locks and close the client's connections."""
-        group = lease_group(self.redis)
-        heartbeat.drop_where(lambda lease: lease.group == group)
+        url = self.connection.url
+        heartbeat.drop_where(lambda lease: lease.kind == 'redis' and lease.params['url'] == url)
         self.redis.close()

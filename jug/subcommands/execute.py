@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from .. import task as _task_module
 from ..backends.leases import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TIME, LeaseSettings
-from ..errors import JugExit, OptionError
+from ..errors import JugExit, OptionError, Terminated
 from ..hooks import register_hook, register_hook_once, jug_hook
 from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
@@ -87,7 +87,7 @@ def _sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     ``SystemExit`` raised inside a ``finally`` could skip a lock's release.
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise JugExit(1)
+    raise Terminated()
 
 
 def _sigint_once(signum: int, frame: FrameType | None) -> NoReturn:
@@ -209,7 +209,8 @@ class ExecuteCommand(SubCommand):
                             dest='execute_lease_time', metavar='SECONDS',
                             help='A lock not refreshed for this long is stale: its worker '
                                  'is taken to be dead and another worker takes the task '
-                                 f'over (default: {DEFAULT_LEASE_TIME:g})')
+                                 'over (the locks of a dead worker of this host are taken '
+                                 f'over at once) (default: {DEFAULT_LEASE_TIME:g})')
         parser.add_argument('--heartbeat-interval', action='store', type=float,
                             dest='execute_heartbeat_interval', metavar='SECONDS',
                             help='How often a worker refreshes the locks it holds '

@@ -56,12 +56,19 @@ def _print_status(options: Options, ts: StatusView) -> None:
     print_task_summary_table(options, ts.groups())
 
 
-def _print_failures(options: Options, failures: list) -> None:
-    """``--failed``: a heading line, then each failed task's error (one call per line)."""
+def _print_failures(options: Options, failures: list, interrupted: list | None) -> None:
+    """``--failed``: a heading line, then each failed task's error (one call per line);
+    then, if there are any, the tasks whose last run was interrupted, likewise."""
     options.print_out(f'Failed tasks: {len(failures)}')
     for name, key, record in failures:
         for line in format_failure(name, key, record):
             options.print_out(line)
+    if interrupted:
+        options.print_out(f'Interrupted tasks (not failed: the next jug execute runs them '
+                          f'again): {len(interrupted)}')
+        for name, key, record in interrupted:
+            for line in format_failure(name, key, record):
+                options.print_out(line)
 
 
 def _print_short(options: Options, ts: StatusView) -> None:
@@ -228,11 +235,13 @@ def _status_from_cache(options: Options, sqlite3: ModuleType) -> StatusView:
             listed = memoize_store(store, list_base=True)
             save_dirty3(connection, update_status(listed, ht, deps))
         failures = None
+        interrupted: list | None = None
         if options.status_failed:
+            interrupted = []
             failures = find_failed(listed, [(name, key) for _, name, key, state in ht
-                                            if state != FINISHED])
+                                            if state != FINISHED], interrupted)
         store.close()
-    return view_of_rows(ht, failures)
+    return view_of_rows(ht, failures, interrupted)
 
 
 def _clear_cache(options: Options) -> None:
@@ -268,7 +277,7 @@ class StatusCommand(SubCommand):
             return 0
         _print_status(options, ts)
         if ts.failures is not None:
-            _print_failures(options, ts.failures)
+            _print_failures(options, ts.failures, ts.interrupted)
         return 0 if _all_complete(ts) else 1
 
     def parse(self, parser: argparse._ActionsContainer) -> None:

@@ -1,18 +1,24 @@
-"""Leased file locks (jug.backends.file_locks): liveness, stale locks, takeover, heartbeat."""
+"""Leased file locks (jug.backends.file_locks, jug.backends.lockfiles): liveness, stale
+locks, takeover, the holder's fenced last acts, creation with content, hostile files."""
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
-from jug.backends import file_locks, leases
-from jug.backends.base import LOCK_STALE
-from jug.backends.file_locks import parse_lock, read_lock
+from jug.backends import leases, lockfiles
+from jug.backends.base import LOCK_EXPIRING, LOCK_HELD, LOCK_STALE
+from jug.backends.file_locks import LockLost
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
 from jug.backends.leases import LeaseSettings
+from jug.backends.lockfiles import parse_lock, read_lock
 from jugtest import dead_pid, jug27_lock_text
 
 KEY = b'0123456789abcdef0123456789abcdef01234567'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -35,14 +41,29 @@ def _write_lock(store, text, mtime=None):
     return lock
 
 
+def _remote(lease=60, token='elsewhere:1:0123456789abcdef', interval=None):
+    """A lock held by a worker of another host."""
+    line = f'Jug-lease: {lease} 9 {token} otherboot:1'
+    return jug27_lock_text(1, 'elsewhere') + line + (f' {interval}' if interval else '') + '\n'
+
+
+def _wait_for(condition, timeout=10.0, what='the condition'):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.01)
+
+
 def test_parse_lock_variants():
-    info = parse_lock(jug27_lock_text(12, 'node') + 'Jug-lease: 600 777 abcd\n')
-    assert (info.pid, info.host, info.lease_time, info.start_id, info.token) == \
-        (12, 'node', 600.0, '777', 'abcd')
+    info = parse_lock(jug27_lock_text(12, 'node') + 'Jug-lease: 120 777 abcd sp 20\n')
+    assert (info.pid, info.host, info.lease_time, info.start_id, info.token, info.space,
+            info.interval) == (12, 'node', 120.0, '777', 'abcd', 'sp', 20.0)
+    older = parse_lock(jug27_lock_text(12, 'node') + 'Jug-lease: 600 777 abcd\n')
+    assert older.lease_time == 600 and older.interval is None and older.space is None
     old = parse_lock(jug27_lock_text(12, 'node'))
-    assert old.lease_time is None and old.token is None
+    assert old.lease_time is None and old.token is None and not old.is_empty()
     junk = parse_lock('garbage\nPID x on HOSTNAME\n\x00')
-    assert junk.pid is None and junk.lease_time is None
+    assert junk.pid is None and junk.lease_time is None and junk.is_empty()
 
 
 def test_settings_are_validated():
@@ -52,10 +73,21 @@ def test_settings_are_validated():
         LeaseSettings(10, 0)
 
 
+def test_a_new_lock_is_complete_at_once_and_leaves_nothing_else(store):
+    lock = store.getlock(KEY)
+    assert lock.get()
+    info = parse_lock(_text(lock.fullname))
+    assert (info.pid, info.lease_time, info.interval) == (os.getpid(), 120, 20)
+    assert os.listdir(os.path.dirname(lock.fullname)) == [KEY.decode() + '.lock']
+    lock.release()
+    assert os.listdir(os.path.dirname(lock.fullname)) == []
+
+
 def test_live_lock_is_not_stale(store):
     lock = store.getlock(KEY)
     assert lock.get()
     assert not lock.is_stale() and lock.stale_reason() is None
+    assert lock.holder_state() == LOCK_HELD
     assert not store.getlock(KEY).get()
     lock.release()
 
@@ -72,53 +104,92 @@ def test_reused_pid_is_stale(store):
     me = os.getpid()
     space = leases.process_space_id()
     lock = _write_lock(store, jug27_lock_text(me, leases.nodename())
-                       + f'Jug-lease: 600 1 tok {space}\n')
+                       + f'Jug-lease: 120 1 tok {space} 20\n')
     assert 'reused' in lock.stale_reason()
 
 
 def test_pids_of_another_pid_namespace_are_not_looked_up(store):
     """Two containers may share a host name: their pids mean nothing to each other."""
-    text = jug27_lock_text(dead_pid(), leases.nodename()) + 'Jug-lease: 600 1 tok otherboot:123\n'
+    text = jug27_lock_text(dead_pid(), leases.nodename()) + 'Jug-lease: 120 1 tok otherboot:123\n'
     lock = _write_lock(store, text)
     assert lock.stale_reason() is None
     assert not store.getlock(KEY).get()
 
 
-def test_empty_lock_is_stale_only_when_old(store):
+def test_a_live_local_holder_is_never_stale_by_its_lease(store):
+    """A holder of this host that is alive only looks late (e.g. its task holds the
+    GIL): its lock is not taken over, however old."""
+    space = leases.process_space_id()
+    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        text = (jug27_lock_text(sleeper.pid, leases.nodename())
+                + f'Jug-lease: 1 {leases.process_start_id(sleeper.pid)} tok {space} 0.2\n')
+        lock = _write_lock(store, text, mtime=time.time() - 3600)
+        assert lock.stale_reason() is None
+        assert not store.getlock(KEY).get()
+        # ...unless it is stopped (SIGSTOP) beyond its lease: a frozen worker
+        sleeper.send_signal(signal.SIGSTOP)
+        _wait_for(lambda: leases.process_is_stopped(sleeper.pid), what='the stop')
+        assert 'expired' in lock.stale_reason()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_empty_lock_is_stale_after_a_short_grace(store):
     lock = _write_lock(store, '')
-    assert lock.stale_reason() is None  # may be being written right now
-    lock = _write_lock(store, '', mtime=time.time() - 2 * leases.DEFAULT_LEASE_TIME)
+    assert lock.stale_reason() is None  # may be being written right now (Jug 2.7)
+    assert lock.is_held_by_live_worker()  # so cleanup keeps it
+    old = time.time() - lockfiles.EMPTY_LOCK_GRACE - 1
+    lock = _write_lock(store, '', mtime=old)
     assert 'empty' in lock.stale_reason()
+    assert not lock.is_held_by_live_worker()
+    assert store.getlock(KEY).get()  # taken over
 
 
-def test_heartbeat_survives_an_io_error(store, monkeypatch):
-    store.set_lease(LeaseSettings(2, 0.05))
+def test_a_lock_that_is_not_a_regular_file_is_stale_at_once(store, tmp_path):
     lock = store.getlock(KEY)
-    assert lock.get()
-    real_utime = os.utime
-    failures = []
-
-    def flaky_utime(path, *args, **kwargs):
-        if not failures:
-            failures.append(path)
-            raise OSError(5, 'Input/output error', path)
-        return real_utime(path, *args, **kwargs)
-    monkeypatch.setattr(os, 'utime', flaky_utime)
-    real_utime(lock.fullname, (time.time() - 100,) * 2)
-    deadline = time.time() + 10
-    while time.time() - os.stat(lock.fullname).st_mtime > 50:
-        assert time.time() < deadline, 'the heartbeat stopped after one I/O error'
-        time.sleep(0.02)
-    assert failures
+    os.makedirs(os.path.dirname(lock.fullname))
+    os.mkfifo(lock.fullname)  # a plain open() for reading would block forever
+    assert 'not a regular file' in lock.stale_reason()
+    assert lock.holder_state() == LOCK_STALE and not lock.is_failed()
+    assert store.getlock(KEY).get()
+    assert parse_lock(_text(lock.fullname)).pid == os.getpid()
     lock.release()
+    target = tmp_path / 'precious'
+    target.write_text('keep me')
+    os.symlink(target, lock.fullname)
+    assert lock.stale_reason() is not None
+    os.utime(target, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
+    assert not lock.is_failed() or os.path.islink(lock.fullname)  # the link is not failed
+    assert store.getlock(KEY).get()
+    assert target.read_text() == 'keep me'
 
 
 def test_expired_lease_is_stale_but_jug27_lock_never_by_age(store):
     old = time.time() - 3600
-    other_host = jug27_lock_text(1, 'some-other-host')
-    lock = _write_lock(store, other_host + 'Jug-lease: 60 5 tok\n', mtime=old)
+    lock = _write_lock(store, _remote(lease=60), mtime=old)
     assert 'expired' in lock.stale_reason()
-    lock = _write_lock(store, other_host, mtime=old)
+    lock = _write_lock(store, jug27_lock_text(1, 'some-other-host'), mtime=old)
+    assert lock.stale_reason() is None
+    assert not store.getlock(KEY).get()
+
+
+def test_an_overdue_lock_is_expiring_before_it_is_stale(store):
+    lock = _write_lock(store, _remote(lease=60, interval=5), mtime=time.time() - 11)
+    assert lock.holder_state() == LOCK_EXPIRING  # two refreshes missed
+    lock = _write_lock(store, _remote(lease=60, interval=5), mtime=time.time() - 9)
+    assert lock.holder_state() == LOCK_HELD
+    lock = _write_lock(store, _remote(lease=60, interval=5), mtime=time.time() - 61)
+    assert lock.holder_state() == LOCK_STALE
+
+
+def test_ages_are_measured_with_the_filesystem_clock(store, monkeypatch):
+    """A host whose clock is ahead (here by 15 minutes) takes nothing over early."""
+    lock = _write_lock(store, _remote(lease=60))
+    real_time = time.time
+    monkeypatch.setattr(lockfiles, '_fs_offsets', {})  # measure the offset afresh
+    monkeypatch.setattr(time, 'time', lambda: real_time() + 900)
     assert lock.stale_reason() is None
     assert not store.getlock(KEY).get()
 
@@ -138,8 +209,7 @@ def _race(jugdir, barrier, results):
 
 @pytest.mark.parametrize('round', range(3))
 def test_exactly_one_of_many_processes_takes_over(store, round):
-    _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
-                mtime=time.time() - 60)
+    _write_lock(store, _remote(lease=5), mtime=time.time() - 60)
     context = multiprocessing.get_context('fork')
     barrier = context.Barrier(6)
     results = context.Queue()
@@ -158,22 +228,21 @@ def test_exactly_one_of_many_processes_takes_over(store, round):
 
 
 def test_takeover_refuses_a_lock_changed_since_it_was_judged(store):
-    lock = _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
-                       mtime=time.time() - 60)
-    judged, _ = read_lock(lock.fullname)
+    lock = _write_lock(store, _remote(lease=5), mtime=time.time() - 60)
+    judged, info = read_lock(lock.fullname)
     os.utime(lock.fullname)  # its holder refreshed it meanwhile
-    assert not file_locks.take_over(lock.fullname, judged, b'new', 0o666)
-    assert 'tok' in _text(lock.fullname)
+    assert not lockfiles.take_over(lock.fullname, judged, b'new', info)
+    assert 'elsewhere:1:' in _text(lock.fullname)
 
 
 def test_abandoned_takeover_marker_is_superseded(store):
-    lock = _write_lock(store, jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 5 9 tok\n',
-                       mtime=time.time() - 60)
-    judged, _ = read_lock(lock.fullname)
-    marker = f'{lock.fullname}.takeover.{judged.st_ino}.{judged.st_mtime_ns}.0'
+    lock = _write_lock(store, _remote(lease=5), mtime=time.time() - 60)
+    judged, info = read_lock(lock.fullname)
+    marker = lockfiles.marker_base(lock.fullname, judged, info) + '.0'
     open(marker, 'w').close()
     assert not store.getlock(KEY).get()  # someone is taking it over right now
-    os.utime(marker, (time.time() - 3600,) * 2)  # ...but they died doing so
+    old = time.time() - lockfiles.TAKEOVER_TIMEOUT - 10
+    os.utime(marker, (old, old))  # ...but they died doing so
     assert store.getlock(KEY).get()
     assert store.listlocks() == [KEY]
 
@@ -183,34 +252,99 @@ def test_heartbeat_refreshes_and_respects_failed_marker(store):
     lock = store.getlock(KEY)
     assert lock.get()
     os.utime(lock.fullname, (time.time() - 100,) * 2)
-    deadline = time.time() + 10
-    while time.time() - os.stat(lock.fullname).st_mtime > 50:
-        assert time.time() < deadline, 'the heartbeat did not refresh the lock'
-        time.sleep(0.02)
+    _wait_for(lambda: time.time() - os.stat(lock.fullname).st_mtime < 50,
+              what='the heartbeat to refresh the lock')
     assert lock.fail()
     time.sleep(0.2)  # several heartbeats: none may undo the failed marker
     assert lock.is_failed()
     lock.release()
 
 
-def test_release_keeps_a_lock_taken_over_by_someone_else(store):
-    store.set_lease(LeaseSettings(0.2, 0.1))
+def _taken_over_by_another(lock):
+    """Simulate another worker taking `lock` over (as after our lease expired)."""
+    os.unlink(lock.fullname)
+    assert lockfiles.create_lock(lock.fullname, _remote(token='elsewhere:7:theirs').encode())
+
+
+def test_release_and_fail_keep_a_lock_taken_over_by_someone_else(store):
     lock = store.getlock(KEY)
     assert lock.get()
-    with leases.heartbeat.guard:  # freeze our heartbeat while "another worker" takes over
-        with open(lock.fullname, 'w') as f:
-            f.write(jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 600 9 theirs\n')
-        time.sleep(0.15)
+    _taken_over_by_another(lock)
     lock.release()
     assert 'theirs' in _text(lock.fullname)
+    assert leases.heartbeat.token(lock.fullname) is None  # not refreshed any more
+    os.unlink(lock.fullname)
+    assert lock.get()
+    _taken_over_by_another(lock)
+    assert lock.fail() is False
+    assert not lock.is_failed() and 'theirs' in _text(lock.fullname)
+
+
+def test_commit_stores_nothing_once_the_lock_is_lost(store):
+    lock = store.getlock(KEY)
+    assert lock.get()
+    _taken_over_by_another(lock)
+    assert store.commit('mine', KEY, {'status': 'finished'}) is False
+    assert not store.can_load(KEY) and store.load_record(KEY) is None
+    assert 'theirs' in _text(lock.fullname)
+    assert os.listdir(store.tempdir()) == []  # the written result was discarded
+
+
+def test_fenced_acts_exclude_a_takeover(store):
+    lock = store.getlock(KEY)
+    assert lock.get()
+    with lock.fenced():
+        # a worker judging the lock stale now cannot take it over
+        judged, info = read_lock(lock.fullname)
+        assert not lockfiles.take_over(lock.fullname, judged, b'new', info)
+    assert lockfiles.take_over(lock.fullname, *read_lock(lock.fullname)[:1], b'new',
+                               read_lock(lock.fullname)[1])
+    with pytest.raises(LockLost):
+        with lock.fenced():
+            pass
 
 
 def test_live_worker_lock_is_kept_by_safe_cleanup(store):
-    live = jug27_lock_text(1, 'elsewhere') + 'Jug-lease: 600 9 tok\n'
-    lock = _write_lock(store, live)
+    lock = _write_lock(store, _remote())
     assert lock.is_held_by_live_worker()
+    assert not lock.remove_unless_live()
     assert not _write_lock(store, jug27_lock_text(1, 'elsewhere')).is_held_by_live_worker()
     own = store.getlock(KEY)
     own.release()
     assert own.get() and not own.is_held_by_live_worker()  # this process's own lock
     own.release()
+
+
+HOLD_THE_GIL = '''
+import sys, time
+from jug.backends.file_store import file_store
+from jug.backends.leases import LeaseSettings
+store = file_store(sys.argv[1])
+store.set_lease(LeaseSettings(1, 0.1))
+lock = store.getlock(sys.argv[2])
+assert lock.get()
+print('locked', flush=True)
+sum(range(3 * 10 ** 8))  # one C call: no other thread of this process runs meanwhile
+print('done', flush=True)
+lock.release()
+'''
+
+
+def test_a_task_holding_the_gil_keeps_its_lock_fresh(store):
+    child = subprocess.Popen([sys.executable, '-c', HOLD_THE_GIL, store.jugdir, KEY.decode()],
+                             stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        assert child.stdout.readline() == 'locked\n'
+        path = store.getlock(KEY).fullname
+        first = os.stat(path).st_mtime_ns
+        # the lock keeps being refreshed while the holder is inside its long C call
+        _wait_for(lambda: os.stat(path).st_mtime_ns > first or child.poll() is not None,
+                  what='a refresh')
+        assert child.poll() is None, 'the call ended before any refresh: make it longer'
+        assert not store.getlock(KEY).get()
+        assert child.stdout.readline() == 'done\n'
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()

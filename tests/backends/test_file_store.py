@@ -372,11 +372,12 @@ def test_lock_file(store):
     assert lock.get()
     text = read(lock.fullname).decode()
     lines = text.split('\n')
-    # Jug 2.7's two lines, then our lease line (jug.backends.file_locks)
+    # Jug 2.7's two lines, then our lease line (jug.backends.lockfiles): lease, start
+    # time, token, pid space, heartbeat interval
     assert len(lines) == 4 and lines[3] == ''
     host = os.uname().nodename
-    assert re.fullmatch(rf'Jug-lease: 600 \d+ {re.escape(host)}:{os.getpid()}:[0-9a-f]{{16}} \S+',
-                        lines[2])
+    token = rf'{re.escape(host)}:{os.getpid()}:[0-9a-f]{{16}}'
+    assert re.fullmatch(rf'Jug-lease: 120 \d+ {token} \S+ 20', lines[2])
     assert lines[0] == f'PID {os.getpid()} on HOSTNAME {socket.gethostname()}'
     assert re.fullmatch(r'Lock created on \d{4}-\d\d-\d\d \(\d\dh\d\d\.\d\d\)', lines[1])
     stamp = time.strptime(lines[1][len('Lock created on '):], '%Y-%m-%d (%Hh%M.%S)')
@@ -482,7 +483,7 @@ def test_jugdir_permission_error(tmp_path, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(13, 'Permission denied', path)
 
-    monkeypatch.setattr(file_pack, 'open', denied, raising=False)  # reading the pack
+    monkeypatch.setattr(file_pack, 'open_regular', denied)  # reading the pack
     with pytest.raises(StoreError, match='jd'):
         file_store(str(tmp_path / 'jd'))
 

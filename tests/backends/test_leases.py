@@ -1,10 +1,20 @@
-"""The lease layer shared by file and redis locks (jug/backends/leases.py): owner tokens
-and the one heartbeat thread of a process."""
+"""The lease layer shared by file and redis locks (jug/backends/leases.py): owner tokens,
+and the heartbeat helper process (jug/backends/heartbeat_process.py) that refreshes the
+locks of a process."""
+import logging
 import os
-import threading
+import signal
+import subprocess
+import sys
 import time
 
+import pytest
+
+from jug.backends import heartbeat_process, leases
+from jug.backends.heartbeat_process import Helper
 from jug.backends.leases import Heartbeat, Lease, new_token, nodename, token_is_ours
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_tokens_name_this_process_and_differ():
@@ -14,53 +24,155 @@ def test_tokens_name_this_process_and_differ():
     assert not token_is_ours(f'{nodename()}:{os.getpid() + 1}:00') and not token_is_ours('x')
 
 
-class _TestHeartbeat(Heartbeat):
-    """A heartbeat of its own (the process's one, and its thread, stay untouched)."""
-
-    thread_name = 'test-lease-heartbeat'
-
-
-def _wait_for(condition, timeout=5.0):
+def _wait_for(condition, timeout=10.0, what='the condition'):
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, 'timed out'
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
         time.sleep(0.01)
 
 
-def test_one_call_per_group_and_the_interval_follows_the_held_leases():
-    beat = _TestHeartbeat()
+def _lock_file(tmp_path, name='a'):
+    path = tmp_path / name
+    path.write_text(f'x\nJug-lease: 5 - {name}-token - 0.05\n')
+    os.utime(path, (1000, 1000))
+    return str(path)
+
+
+def _file_lease(path):
+    return Lease(path, f'{os.path.basename(path)}-token', 'file', {'path': path})
+
+
+@pytest.fixture
+def beat():
+    """A heartbeat of its own (the process's one stays untouched), closed afterwards."""
+    heartbeat = Heartbeat()
+    yield heartbeat
+    heartbeat.drop_where(lambda lease: True)
+    heartbeat.close()
+
+
+def _refreshed(path):
+    return os.stat(path).st_mtime > 1000
+
+
+def test_the_helper_refreshes_held_locks_until_dropped(beat, tmp_path):
+    a, b = _lock_file(tmp_path, 'a'), _lock_file(tmp_path, 'b')
+    beat.hold(_file_lease(a), 0.05)
+    beat.hold(_file_lease(b), 0.05)
+    assert beat.helper_pid() not in (None, os.getpid())
+    _wait_for(lambda: _refreshed(a) and _refreshed(b), what='both refreshes')
+    assert beat.drop(a, wait=True) == 'a-token'  # acknowledged: no refresh after this
+    os.utime(a, (1000, 1000))
+    os.utime(b, (1000, 1000))
+    _wait_for(lambda: _refreshed(b), what='b refreshed again')
+    assert not _refreshed(a)
+    assert beat.token(a) is None and beat.token(b) == 'b-token'
+
+
+def test_a_dead_helper_is_replaced_and_told_every_held_lock(beat, tmp_path):
+    a, b = _lock_file(tmp_path, 'a'), _lock_file(tmp_path, 'b')
+    beat.hold(_file_lease(a), 0.05)
+    first = beat.helper_pid()
+    os.kill(first, signal.SIGKILL)
+    _wait_for(lambda: not beat._link.alive(), what='the helper to die')
+    beat.hold(_file_lease(b), 0.05)  # starts another
+    assert beat.helper_pid() not in (None, first)
+    os.utime(a, (1000, 1000))
+    _wait_for(lambda: _refreshed(a) and _refreshed(b), what='both refreshed')
+
+
+def test_the_helper_exits_with_its_parent(tmp_path):
+    path = _lock_file(tmp_path)
+    script = (
+        'import sys, time\n'
+        'from jug.backends.leases import Heartbeat, Lease\n'
+        'beat = Heartbeat()\n'
+        f'beat.hold(Lease({path!r}, "a-token", "file", {{"path": {path!r}}}), 0.05)\n'
+        'print(beat.helper_pid(), flush=True)\n'
+        'time.sleep(60)\n')
+    child = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        helper = int(child.stdout.readline())
+        _wait_for(lambda: _refreshed(path), what='a refresh')
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    _wait_for(lambda: not os.path.exists(f'/proc/{helper}') or _is_zombie(helper),
+              what='the helper to exit')
+    os.utime(path, (1000, 1000))
+    assert not _refreshed(path)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            return f.read().rsplit(b')', 1)[1].split()[0] == b'Z'
+    except OSError:
+        return True
+
+
+def test_a_thread_refreshes_when_no_helper_process_can_start(beat, tmp_path, monkeypatch,
+                                                             caplog):
+    def impossible():
+        raise PermissionError(13, 'Permission denied', sys.executable)
+    monkeypatch.setattr(leases, '_ProcessLink', impossible)
+    path = _lock_file(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        beat.hold(_file_lease(path), 0.05)
+    assert 'refreshed by a thread' in caplog.text
+    assert beat.helper_pid() is None
+    _wait_for(lambda: _refreshed(path), what='the thread to refresh')
+    beat.drop(path, wait=True)
+    os.utime(path, (1000, 1000))
+    time.sleep(0.2)  # four intervals: a refresh after the drop would show
+    assert not _refreshed(path)
+
+
+def test_helper_handles_hold_and_drop():
+    helper = Helper(os.getpid())
+    assert helper.sleep_time() == heartbeat_process.LONGEST_SLEEP
+    assert helper.handle({'op': 'hold', 'key': 'k', 'token': 't', 'kind': 'file',
+                          'params': {'path': '/nonexistent'}, 'interval': 0.5}) is None
+    assert 0 < helper.sleep_time() <= 0.5
+    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': False}) is None
+    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': True}) == 'ok'  # twice: fine
+    assert helper.held == {}
+
+
+def test_helper_skips_refreshes_while_its_parent_is_stopped(monkeypatch):
+    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
     calls = []
-    lock = threading.Lock()
-
-    def refresh(leases):
-        with lock:
-            calls.append(sorted(lease.key for lease in leases))
-    beat.hold(Lease('a', 't', 'g1', refresh, None), 30)
-    beat.hold(Lease('b', 't', 'g1', refresh, None), 0.02)
-    beat.hold(Lease('c', 't', 'g2', refresh, None), 30)
-    _wait_for(lambda: beat.rounds >= 2)
-    with lock:
-        assert ['a', 'b'] in calls and ['c'] in calls  # grouped: one call per group
-    assert beat._interval == 0.02
-    beat.drop('b')
-    assert beat._interval == 30  # no longer the shortest ever asked for: the held ones'
-    assert beat.token('a') == 't' and beat.token('b') is None
-    beat.drop_where(lambda lease: True)
-    assert beat._interval is None and beat.token('a') is None
-    rounds = beat.rounds
-    time.sleep(0.1)
-    assert beat.rounds == rounds  # nothing held: no beat
+    monkeypatch.setitem(heartbeat_process._REFRESHERS, 'test', calls.append)
+    try:
+        helper = Helper(sleeper.pid)
+        helper.handle({'op': 'hold', 'key': 'k', 'token': 't', 'kind': 'test',
+                       'params': {}, 'interval': 0})
+        sleeper.send_signal(signal.SIGSTOP)
+        _wait_for(lambda: leases.process_is_stopped(sleeper.pid), what='the stop')
+        helper.refresh_due()
+        assert calls == []  # a frozen worker's locks must expire
+        sleeper.send_signal(signal.SIGCONT)
+        _wait_for(lambda: not leases.process_is_stopped(sleeper.pid), what='the continue')
+        helper.refresh_due()
+        assert len(calls) == 1 and calls[0][0]['key'] == 'k'
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
-def test_a_failing_refresh_does_not_stop_the_heartbeat():
-    beat = _TestHeartbeat()
-    seen = []
+def test_a_failing_refresh_does_not_stop_the_helper(monkeypatch, caplog):
+    calls = []
 
-    def broken(leases):
-        seen.append(1)
+    def broken(held):
+        calls.append(1)
         raise OSError('transient')
-    lease = Lease('k', 't', 'g', broken, None)
-    beat.hold(lease, 0.01)
-    _wait_for(lambda: len(seen) >= 3)
-    assert beat.holds(lease)
-    beat.drop('k')
+    monkeypatch.setitem(heartbeat_process._REFRESHERS, 'test', broken)
+    helper = Helper(os.getpid())
+    helper.handle({'op': 'hold', 'key': 'k', 'token': 't', 'kind': 'test', 'params': {},
+                   'interval': 0})
+    with caplog.at_level(logging.WARNING):
+        helper.refresh_due()
+        helper.refresh_due()
+    assert len(calls) == 2 and 'transient' in caplog.text

@@ -1,5 +1,6 @@
-"""Leased redis locks: heartbeat, takeover after the lease, exactly one taker wins,
-Jug 2.7's locks and failed locks are never taken over, release only of our own lock."""
+"""Leased redis locks: heartbeat, takeover after the lease (at once for a dead process
+of this host), exactly one taker wins, Jug 2.7's locks and failed locks are never taken
+over, release, fail and commit only of our own lock."""
 import multiprocessing
 import os
 import signal
@@ -30,10 +31,22 @@ def _wait_for(condition, timeout=10.0, what='the condition'):
         time.sleep(0.01)
 
 
-def _heartbeat_rounds(n):
-    """Wait until the heartbeat thread has completed `n` more refresh rounds."""
-    start = heartbeat.rounds
-    _wait_for(lambda: heartbeat.rounds >= start + n, what=f'{n} heartbeat rounds')
+def _helpers_of(pid):
+    """The pids of the heartbeat helper processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat', 'rb') as f:
+                parent = int(f.read().rsplit(b')', 1)[1].split()[1])
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                cmdline = f.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and b'jug.backends.heartbeat_process' in cmdline:
+            found.append(int(entry))
+    return found
 
 
 def test_set_lease_sets_the_expiry(store, raw):
@@ -60,18 +73,16 @@ def test_heartbeat_keeps_a_lock_past_its_lease(store, raw):
     other.close()
 
 
-def test_heartbeat_is_one_thread_and_one_round_trip(store, raw):
-    import threading
+def test_heartbeat_is_one_helper_process_for_all_locks(store, raw):
     store.set_lease(LeaseSettings(5, 0.05))
+    raw.config_resetstat()
     locks = [store.getlock(b'%040d' % i) for i in range(20)]
     assert all(lock.get() for lock in locks)
-    names = [t.name for t in threading.enumerate()]
-    assert names.count('jug-lock-heartbeat') == 1
-    raw.config_resetstat()
-    _heartbeat_rounds(2)
-    stats = raw.info('commandstats')
-    # 20 refreshes per round, sent together (one pipeline): checked by the scripts run
-    assert stats['cmdstat_eval']['calls'] >= 40
+    assert _helpers_of(os.getpid()) == [heartbeat.helper_pid()]
+    # every lock is refreshed (by the scripts the helper runs), over and over
+    _wait_for(lambda: raw.info('commandstats').get('cmdstat_eval', {}).get('calls', 0) >= 60,
+              what='three rounds of refreshes')
+    assert all(4000 < raw.pttl(lock.fullname) <= 5000 for lock in locks)
     for lock in locks:
         lock.release()
 
@@ -203,8 +214,7 @@ def test_jug27_getset_on_our_lock_is_repaired_by_the_heartbeat(store, raw):
     assert store.getlock(H1).get()
     assert raw.getset(LOCK, b'L') == b'L'  # what a Jug 2.7 worker's get() does
     assert raw.pttl(LOCK) == -1  # GETSET dropped the expiry...
-    _heartbeat_rounds(2)
-    assert 0 < raw.pttl(LOCK) <= 5000  # ...and the heartbeat put it back
+    _wait_for(lambda: 0 < raw.pttl(LOCK) <= 5000, what='the heartbeat to put it back')
     store.getlock(H1).release()
 
 
@@ -216,9 +226,11 @@ def test_failed_lock_persists(store, raw):
     assert lock.fail()
     assert raw.get(LOCK) == b'F'
     assert raw.pttl(LOCK) == -1 and raw.exists(OWNER) == 0
-    _heartbeat_rounds(3)
-    assert raw.get(LOCK) == b'F' and raw.pttl(LOCK) == -1  # not given an expiry back
-    assert raw.get(b'lock:' + H2) == b'L'
+    end = time.monotonic() + 1.0  # three leases: H2 lives only if refreshed meanwhile
+    while time.monotonic() < end:
+        assert raw.get(LOCK) == b'F' and raw.pttl(LOCK) == -1  # not given an expiry back
+        assert raw.get(b'lock:' + H2) == b'L'
+        time.sleep(0.02)
     assert store.getlock(H1).get() is False
     assert lock.is_failed() and not lock.is_stale()
     assert not lock.is_held_by_live_worker()
@@ -245,12 +257,13 @@ def test_release_keeps_a_lock_taken_over_by_someone_else(store, raw):
     lock.release()
     assert raw.get(OWNER) == b'elsewhere 7 theirs'
     assert raw.get(LOCK) == b'L'
-    # so does a commit (its result is stored all the same: tasks are deterministic)
+    # so does a commit, which stores nothing: the result is the new owner's to write
     assert store.getlock(H2).get() is True
     raw.set(b'lockowner:' + H2, b'elsewhere 7 theirs', px=60_000)
-    store.commit('v', H2)
-    assert store.load(H2) == 'v'
+    assert store.commit('v', H2, {'r': 1}) is False
+    assert not store.can_load(H2) and store.load_record(H2) is None
     assert raw.get(b'lockowner:' + H2) == b'elsewhere 7 theirs'
+    assert heartbeat.token(store.getlock(H2).lease_key) is None  # not refreshed any more
     # a lock this process does not hold is released whoever holds it (as Jug 2.7)
     store.getlock(H1).release()
     assert raw.exists(LOCK, OWNER) == 0
