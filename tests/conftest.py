@@ -97,3 +97,20 @@ def run_jug(tmp_path):
 
 # A real redis-server: `redis_server` (session) and `redis_url` (emptied per test).
 from redisserver import redis_server, redis_url  # noqa: E402,F401  (fixtures)
+
+
+@pytest.fixture(params=['idle', 'contended'])
+def cpu_contention(request):
+    """Run the test twice: on an idle machine, and beside two processes that keep the
+    CPUs busy (workers and their heartbeat helpers are then scheduled late)."""
+    import subprocess
+    if request.param == 'idle':
+        yield False
+        return
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(2)]
+    try:
+        yield True
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()

@@ -174,8 +174,11 @@ def test_jobs_runs_every_task_once(tmp_path):
 
 
 def _locks(tmp_path):
+    """The lock files (not the short-lived files beside them: a lock being linked into
+    place, a probe of the filesystem's clock)."""
     lockdir = tmp_path / 'work.jugdata' / 'locks'
-    return sorted(os.listdir(lockdir)) if lockdir.exists() else []
+    return sorted(n for n in os.listdir(lockdir) if n.endswith('.lock')) \
+        if lockdir.exists() else []
 
 
 def _lock_pids(tmp_path):

@@ -187,8 +187,11 @@ class base_store:
             self.save_record(name, record)
         except Exception as e:
             import logging  # lazy: rarely needed
+
+            from ..errors import store_error_message
             label = what or as_bytes(name).decode('utf-8', 'replace')
-            logging.warning(f'Could not save the run record of {label}: {e}')
+            logging.warning(f'Could not save the run record of {label}: '
+                            f'{store_error_message(e) or e}')
 
     # run records (optional primitives: the defaults keep no records) ------------------
     def save_record(self, name: bytes | str, record: dict) -> None:

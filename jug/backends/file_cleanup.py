@@ -14,6 +14,7 @@ import time
 
 from .base import as_bytes
 from .file_records import RECORDS_DIR
+from .lockfiles import remove_leftovers
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -74,7 +75,8 @@ class CleanupMixin:
         -----
         Files in ``tempfiles`` older than :data:`TEMPFILE_MAX_AGE` seconds (left by a
         worker killed while writing) are removed too; younger ones may be writes in
-        progress and are kept.
+        progress and are kept.  So are what killed workers left in ``locks`` beside the
+        locks (:func:`jug.backends.lockfiles.remove_leftovers`), also with `keeplocks`.
         """
         active = list(active)
         keep = {self._getfname(t.hash()) for t in active}
@@ -113,6 +115,7 @@ class CleanupMixin:
             self._modify_pack(drop_inactive)
             removed += dropped
         self._remove_abandoned_tempfiles()
+        remove_leftovers(self._lockdir())
         return removed
 
     def _remove_abandoned_tempfiles(self) -> None:

@@ -42,6 +42,9 @@ __all__ = ['file_based_lock', 'file_keepalive_based_lock', 'LockLost', 'FAILED_L
 
 #: A keepalive lock not touched for this many seconds counts as failed (its worker died).
 KEEPALIVE_FAILED_AGE = 30 * 60
+#: First and longest pause while another worker holds the marker of our lock (seconds).
+MARKER_POLL = 0.005
+MAX_MARKER_POLL = 0.2
 
 
 class LockLost(Exception):
@@ -90,15 +93,29 @@ class file_based_lock(base_lock):
         token = new_token()
         content = lock_text(self.lease, token)
         try:
-            created = create_lock(self.fullname, content)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(self.fullname), exist_ok=True)
-            created = create_lock(self.fullname, content)
-        if not created and not self._take_over_if_stale(content):
-            return False
-        heartbeat.hold(Lease(self.fullname, token, 'file', {'path': self.fullname}),
-                       self.lease.heartbeat_interval)
+            try:
+                created = create_lock(self.fullname, content)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(self.fullname), exist_ok=True)
+                created = create_lock(self.fullname, content)
+            if not created and not self._take_over_if_stale(content):
+                return False
+            heartbeat.hold(Lease(self.fullname, token, 'file', {'path': self.fullname}),
+                           self.lease.heartbeat_interval)
+        except BaseException:  # e.g. Ctrl-C while starting the heartbeat helper
+            self._discard_if_ours(token)
+            raise
         return True
+
+    def _discard_if_ours(self, token: str) -> None:
+        """Remove the lock if it carries `token` (taken by a ``get`` that then failed)."""
+        heartbeat.drop(self.fullname)
+        found = read_lock(self.fullname)
+        if found is not None and found[1].token == token:
+            try:
+                os.unlink(self.fullname)
+            except FileNotFoundError:
+                pass
 
     def _take_over_if_stale(self, content: bytes) -> bool:
         found = read_lock(self.fullname)
@@ -117,30 +134,49 @@ class file_based_lock(base_lock):
         Usage: ``with lock.fenced(): publish(); remove_lock()``
 
         Checks that the lock file still carries this process's token, takes the marker
-        of that lock instance (as a takeover would), checks again, runs the block and
-        drops the marker.  A lock this process does not hold (no lease of ours) is not
-        checked: the block runs as is (Jug 2.7's semantics).
+        of that lock instance (as a takeover would; while another worker holds it, waits
+        for it to finish), checks again, runs the block and drops the marker.  A lock
+        this process does not hold (no lease of ours) is not checked: the block runs as
+        is (Jug 2.7's semantics).
 
         Raises
         ------
         LockLost
-            If another worker holds the lock now, or is taking it over.
+            If another worker holds the lock now (this process stops refreshing it).
         """
         token = heartbeat.token(self.fullname)
         if token is None:
             yield
             return
-        found = self._own_or_lost(token)
-        marker = win_marker(self.fullname, found[0], found[1])
-        if marker is None:
-            raise LockLost(f'the lock {self.fullname} is being taken over by another worker')
         try:
-            current = self._own_or_lost(token)
-            if current[0].st_ino != found[0].st_ino:
-                raise LockLost(f'the lock {self.fullname} was replaced')
+            found, marker = self._win_own_marker(token)
+            try:
+                current = self._own_or_lost(token)
+                if current[0].st_ino != found[0].st_ino:
+                    raise LockLost(f'the lock {self.fullname} was replaced')
+            except LockLost:
+                drop_marker(marker)
+                raise
+        except LockLost:
+            heartbeat.drop(self.fullname)  # not ours any more: never refresh it again
+            raise
+        try:
             yield
         finally:
             drop_marker(marker)
+
+    def _win_own_marker(self, token: str) -> tuple[tuple[os.stat_result, LockInfo], str]:
+        """Take the marker of our lock instance; wait while another worker holds it (it
+        is judging or taking the lock over: it gives up within milliseconds if the lock
+        was refreshed, or an abandoned marker times out)."""
+        pause = MARKER_POLL
+        while True:
+            found = self._own_or_lost(token)
+            marker = win_marker(self.fullname, found[0], found[1])
+            if marker is not None:
+                return found, marker
+            time.sleep(pause)
+            pause = min(2 * pause, MAX_MARKER_POLL)
 
     def _own_or_lost(self, token: str) -> tuple[os.stat_result, LockInfo]:
         found = read_lock(self.fullname)
@@ -168,7 +204,6 @@ class file_based_lock(base_lock):
             with self.fenced():
                 self.remove()
         except LockLost as e:
-            heartbeat.drop(self.fullname)
             logging.warning(f'jug: {e} while this one held it; it is left to that worker.')
         except OSError as e:  # as in Jug 2.7, release ignores OSError (it runs in finally)
             heartbeat.drop(self.fullname)
@@ -188,8 +223,8 @@ class file_based_lock(base_lock):
             with self.fenced():
                 heartbeat.drop(self.fullname, wait=True)  # no late refresh may undo it
                 touch(self.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
-        except LockLost:
-            heartbeat.drop(self.fullname)
+        except LockLost as e:
+            logging.warning(f'jug: {e} while this one held it; it is not marked failed.')
             return False
         except FileNotFoundError:
             return False

@@ -104,7 +104,7 @@ class PackMixin:
         except FileNotFoundError:
             return {}
         except NotARegularFileError as e:
-            raise StoreError(f'The pack file {packfile} is not a regular file ({e.strerror}); '
+            raise StoreError(f'The pack file {packfile} cannot be used: {e.strerror}; '
                              'move it away to use this jug data directory') from e
         except (NotADirectoryError, PermissionError) as e:
             raise self._store_error(e) from e
@@ -263,7 +263,9 @@ def _decode_pack(f: BinaryIO, packfile: str) -> Any:
         raise StoreError(f'cannot load the pack file {packfile}: it refers to something '
                          f'that cannot be found now ({type(e).__name__}: {e})') from e
     except Exception as e:
-        raise StoreError(f'The pack file {packfile} is damaged ({type(e).__name__}: {e}); '
+        kind = type(e).__name__ if type(e).__module__ == 'builtins' else \
+            f'{type(e).__module__}.{type(e).__name__}'
+        raise StoreError(f'The pack file {packfile} is damaged ({kind}: {e}); '
                          'move it away to use this jug data directory (its results '
                          'are then computed again)') from e
     finally:

@@ -14,9 +14,10 @@ It refreshes file locks by touching them (:func:`jug.backends.lockfiles.refresh`
 redis locks with the owner-checking script of :mod:`jug.backends.redis_locks` (one
 pipeline per server and round).  It skips refreshes while its parent is stopped
 (``SIGSTOP``: a frozen worker's locks expire, so that other workers take its tasks
-over), ignores Ctrl-C (its parent decides), and exits when its standard input closes
-or its parent is gone.  Being a process of its own, a task that holds Python's GIL in
-its parent cannot starve it (``docs/failures.rst``).
+over), ignores Ctrl-C, SIGTERM and SIGHUP (sent to a whole process group, they are
+its parent's to handle: the parent releases its locks first), and exits when its
+standard input closes or its parent is gone.  Being a process of its own, a task that
+holds Python's GIL in its parent cannot starve it (``docs/failures.rst``).
 
 Imports nothing from jug outside ``jug.backends``.
 """
@@ -117,7 +118,10 @@ class Helper:
 
 def main(argv: list) -> int:
     """Run the helper for the parent pid ``argv[1]`` until its input closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ('SIGINT', 'SIGTERM', 'SIGHUP'):  # sent to a whole process group (a
+        # terminal, a batch system): the parent decides, and releases its locks first
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     helper = Helper(int(argv[1]))
     fd = sys.stdin.fileno()
     pending = b''

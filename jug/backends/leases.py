@@ -257,9 +257,13 @@ class Heartbeat:
         with self.guard:
             lease = self._held.pop(key, None)
             if lease is not None and self._link is not None:
-                self._link.send({'op': 'drop', 'key': key, 'ack': wait})
-                if wait:
-                    self._link.wait_for_ack()
+                try:
+                    self._link.send({'op': 'drop', 'key': key, 'ack': wait})
+                    if wait:
+                        self._link.wait_for_ack()
+                except OSError:  # the helper died: it refreshes nothing any more
+                    self._link.close()
+                    self._link = None
         return None if lease is None else lease.token
 
     def drop_where(self, predicate: Callable[[Lease], bool]) -> None:

@@ -64,6 +64,7 @@ from .safefiles import NotARegularFileError, open_regular
 
 __all__ = ['LockInfo', 'parse_lock', 'read_lock', 'lock_text', 'create_lock', 'stale_reason',
            'is_expiring', 'take_over', 'win_marker', 'refresh', 'holds', 'fs_now',
+           'remove_leftovers',
            'FAILED_LOCK_MTIME', 'EMPTY_LOCK_GRACE', 'TAKEOVER_TIMEOUT']
 
 # --- compatibility constants ---------------------------------------------------------
@@ -388,6 +389,54 @@ def same_lock(current: tuple[os.stat_result, LockInfo], judged: os.stat_result,
         return False
     return judged_info is None or (info.token, info.pid, info.host) == \
         (judged_info.token, judged_info.pid, judged_info.host)
+
+
+# --- leftovers of killed workers ---------------------------------------------------------
+
+#: Temporary files of ``locks/`` (a lock being linked, a clock probe) older than this many
+#: seconds were left by a killed worker (their creator removes them within milliseconds).
+LEFTOVER_AGE = 60.0
+
+
+def remove_leftovers(directory: str) -> int:
+    """Remove what killed workers left in the locks `directory`; return how many files.
+
+    Usage: ``remove_leftovers(os.path.join(jugdir, 'locks'))`` (``jug cleanup``)
+
+    Takeover markers of lock instances that no longer exist (nobody can use them: a
+    worker winning one re-reads the lock and finds it changed), and temporary files
+    (``.*.new``, ``.clock.*``) older than :data:`LEFTOVER_AGE`.
+    """
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    removed = 0
+    for name in names:
+        path = os.path.join(directory, name)
+        if '.lock.takeover.' in name:
+            doomed = _marker_is_orphan(path)
+        elif name.startswith('.') and (name.endswith('.new') or name.startswith('.clock.')):
+            try:
+                doomed = time.time() - os.lstat(path).st_mtime > LEFTOVER_AGE
+            except FileNotFoundError:
+                continue
+        else:
+            continue
+        if doomed:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            removed += 1
+    return removed
+
+
+def _marker_is_orphan(marker: str) -> bool:
+    """Whether the lock instance that `marker` was made for is gone."""
+    lock = marker[:marker.index('.lock.takeover.') + len('.lock')]
+    found = read_lock(lock)
+    return found is None or not marker.startswith(marker_base(lock, *found) + '.')
 
 
 # --- refreshing -------------------------------------------------------------------------------

@@ -112,10 +112,10 @@ end
 return 0
 """
 #: The commit of a task (:meth:`jug.backends.redis_store.redis_store.commit`): KEYS =
-#: result, record, failure mark, lock, owner; ARGV = the encoded result, the record
-#: (used if ARGV[3] is '1'), the owner ('': a lock this process does not hold, deleted
-#: whoever holds it, as Jug 2.7 does).  Returns 0, storing nothing, if the lock is not
-#: held by that owner any more.
+#: result, record, failure mark, lock, owner; ARGV[1] = the encoded result, ARGV[2] =
+#: the record, ARGV[3] = '1' if there is a record, ARGV[4] = the owner ('': a lock this
+#: process does not hold, deleted whoever holds it, as Jug 2.7 does).  Returns 0,
+#: storing nothing, if the lock is not held by that owner any more.
 COMMIT = """
 if ARGV[4] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[4] then
   return 0
@@ -228,12 +228,17 @@ class redis_lock(base_lock):
         owner = owner_value(new_token(), lease_ms, max(1, int(lease.heartbeat_interval * 1000)))
         if not self._run_script(_ACQUIRE, owner, lease_ms) and not self._take_over(owner, lease_ms):
             return False
-        heartbeat.hold(Lease(self.lease_key, owner, 'redis',
-                             {'url': self.connection.url,
-                              'lock': self.fullname.decode('latin-1'),
-                              'owner': self.ownername.decode('latin-1'),
-                              'lease_ms': lease_ms}),
-                       lease.heartbeat_interval)
+        try:
+            heartbeat.hold(Lease(self.lease_key, owner, 'redis',
+                                 {'url': self.connection.url,
+                                  'lock': self.fullname.decode('latin-1'),
+                                  'owner': self.ownername.decode('latin-1'),
+                                  'lease_ms': lease_ms}),
+                           lease.heartbeat_interval)
+        except BaseException:  # e.g. Ctrl-C while starting the heartbeat helper
+            heartbeat.drop(self.lease_key)
+            self._run_script(_RELEASE, owner)
+            raise
         return True
 
     def _take_over(self, owner: str, lease_ms: int) -> bool:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from jug.backends import leases, lockfiles
+from jug.backends import file_locks, leases, lockfiles
 from jug.backends.base import LOCK_EXPIRING, LOCK_HELD, LOCK_STALE
 from jug.backends.file_locks import LockLost
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
@@ -324,7 +324,7 @@ store.set_lease(LeaseSettings(1, 0.1))
 lock = store.getlock(sys.argv[2])
 assert lock.get()
 print('locked', flush=True)
-sum(range(3 * 10 ** 8))  # one C call: no other thread of this process runs meanwhile
+sum(range(10 ** 8))  # one C call: no other thread of this process runs meanwhile
 print('done', flush=True)
 lock.release()
 '''
@@ -348,3 +348,59 @@ def test_a_task_holding_the_gil_keeps_its_lock_fresh(store):
         child.kill()
         child.wait()
         child.stdout.close()
+
+
+def test_a_fenced_act_waits_for_a_takeover_that_gives_up(store, monkeypatch):
+    """A worker judged our lock stale just before we refreshed it: it holds the marker
+    for a moment, then gives up.  Our commit waits for it instead of discarding work."""
+    lock = store.getlock(KEY)
+    assert lock.get()
+    marker = lockfiles.marker_base(lock.fullname, *read_lock(lock.fullname)) + '.0'
+    open(marker, 'w').close()
+    pauses = []
+
+    def the_taker_gives_up(seconds):
+        pauses.append(seconds)
+        os.unlink(marker)
+    monkeypatch.setattr(file_locks.time, 'sleep', the_taker_gives_up)
+    assert store.commit('mine', KEY) is True
+    assert len(pauses) == 1
+    assert store.load(KEY) == 'mine' and store.listlocks() == []
+
+
+def test_commit_and_release_survive_a_dead_heartbeat_helper(store):
+    lock = store.getlock(KEY)
+    assert lock.get()
+    os.kill(leases.heartbeat.helper_pid(), signal.SIGKILL)
+    _wait_for(lambda: not leases.heartbeat._link.alive(), what='the helper to die')
+    assert store.commit('v', KEY) is True
+    assert store.load(KEY) == 'v' and store.listlocks() == []
+    assert lock.get()  # a new helper is started
+    os.kill(leases.heartbeat.helper_pid(), signal.SIGKILL)
+    _wait_for(lambda: not leases.heartbeat._link.alive(), what='the helper to die')
+    lock.release()
+    assert store.listlocks() == []
+
+
+def test_cleanup_removes_what_killed_workers_left_beside_the_locks(store):
+    lock = store.getlock(KEY)
+    assert lock.get()
+    locks = os.path.dirname(lock.fullname)
+    live_marker = lockfiles.marker_base(lock.fullname, *read_lock(lock.fullname)) + '.0'
+    orphan_marker = f'{lock.fullname}.takeover.deadbeefdeadbeef.0'
+    gone_lock_marker = os.path.join(locks, 'ff' * 20 + '.lock.takeover.1.2.0')
+    old = time.time() - lockfiles.LEFTOVER_AGE - 10
+    files = {live_marker: None, orphan_marker: None, gone_lock_marker: None,
+             os.path.join(locks, f'.{KEY.decode()}.lock.1.ab.new'): old,
+             os.path.join(locks, '.clock.1.ab'): old,
+             os.path.join(locks, f'.{KEY.decode()}.lock.2.cd.new'): None}  # in use
+    for path, mtime in files.items():
+        open(path, 'w').close()
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+    store.cleanup([], keeplocks=True)
+    assert sorted(os.listdir(locks)) == sorted(
+        os.path.basename(p) for p in (lock.fullname, live_marker,
+                                      os.path.join(locks, f'.{KEY.decode()}.lock.2.cd.new')))
+    os.unlink(live_marker)  # (else the release would wait for it to be abandoned)
+    lock.release()

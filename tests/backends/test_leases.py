@@ -176,3 +176,26 @@ def test_a_failing_refresh_does_not_stop_the_helper(monkeypatch, caplog):
         helper.refresh_due()
         helper.refresh_due()
     assert len(calls) == 2 and 'transient' in caplog.text
+
+
+def test_dropping_a_lock_of_a_dead_helper_is_no_error(beat, tmp_path):
+    path = _lock_file(tmp_path)
+    beat.hold(_file_lease(path), 0.05)
+    os.kill(beat.helper_pid(), signal.SIGKILL)
+    _wait_for(lambda: not beat._link.alive(), what='the helper to die')
+    assert beat.drop(path, wait=True) == 'a-token'
+
+
+def test_the_helper_ignores_signals_sent_to_the_whole_process_group(beat, tmp_path):
+    """Ctrl-C, a batch system's SIGTERM, a closed terminal's SIGHUP: the worker decides
+    (it releases its locks first), so the helper must outlive the signal."""
+    a, b = _lock_file(tmp_path, 'a'), _lock_file(tmp_path, 'b')
+    beat.hold(_file_lease(a), 0.05)
+    beat.hold(_file_lease(b), 0.05)
+    beat.drop(b, wait=True)  # answered: the helper is up (its signal handlers set)
+    helper = beat.helper_pid()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        os.kill(helper, sig)
+    beat.hold(_file_lease(b), 0.05)
+    beat.drop(b, wait=True)  # answered: the helper handled the signals and lives on
+    assert beat._link.alive() and beat.helper_pid() == helper
