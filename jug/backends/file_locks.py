@@ -27,9 +27,9 @@ import time
 
 from .base import LOCK_EXPIRING, LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE, base_lock
 from .leases import DEFAULT_LEASE, Lease, LeaseSettings, heartbeat, new_token, nodename
-from .lockfiles import (FAILED_LOCK_MTIME, LockInfo, create_lock, drop_marker, fs_now,
-                        is_expiring, lock_text, read_lock, stale_reason,
-                        take_over, touch, win_marker)
+from .lockfiles import (FAILED_LOCK_MTIME, create_lock, drop_marker, fs_now, is_expiring,
+                        lease_marker_timeout, lock_text, read_lock, stale_reason, take_over,
+                        token_marker_base, touch, win_named_marker)
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -149,11 +149,9 @@ class file_based_lock(base_lock):
             yield
             return
         try:
-            found, marker = self._win_own_marker(token)
+            marker = self._win_own_marker(token)
             try:
-                current = self._own_or_lost(token)
-                if current[0].st_ino != found[0].st_ino:
-                    raise LockLost(f'the lock {self.fullname} was replaced')
+                self._check_own(token)
             except LockLost:
                 drop_marker(marker)
                 raise
@@ -165,24 +163,26 @@ class file_based_lock(base_lock):
         finally:
             drop_marker(marker)
 
-    def _win_own_marker(self, token: str) -> tuple[tuple[os.stat_result, LockInfo], str]:
-        """Take the marker of our lock instance; wait while another worker holds it (it
-        is judging or taking the lock over: it gives up within milliseconds if the lock
-        was refreshed, or an abandoned marker times out)."""
+    def _win_own_marker(self, token: str) -> str:
+        """Take the marker of our lock instance (named after our token); wait while
+        another worker holds it (it is judging or taking the lock over: it gives up
+        within milliseconds if the lock was refreshed, or an abandoned marker times
+        out), unless the lock is not ours any more."""
+        base = token_marker_base(self.fullname, token)
+        timeout = lease_marker_timeout(self.lease.lease_time)
         pause = MARKER_POLL
         while True:
-            found = self._own_or_lost(token)
-            marker = win_marker(self.fullname, found[0], found[1])
+            marker = win_named_marker(self.fullname, base, timeout)
             if marker is not None:
-                return found, marker
+                return marker
+            self._check_own(token)
             time.sleep(pause)
             pause = min(2 * pause, MAX_MARKER_POLL)
 
-    def _own_or_lost(self, token: str) -> tuple[os.stat_result, LockInfo]:
+    def _check_own(self, token: str) -> None:
         found = read_lock(self.fullname)
         if found is None or found[1].token != token:
             raise LockLost(f'the lock {self.fullname} was taken over by another worker')
-        return found
 
     def remove(self) -> None:
         """Remove the lock file and stop refreshing it (call it inside :meth:`fenced`)."""

@@ -319,15 +319,25 @@ def marker_base(path: str, judged: os.stat_result, info: LockInfo | None) -> str
     """
     token = info.token if info is not None else None
     if token:
-        return f'{path}.takeover.{token.rsplit(":", 1)[-1]}'
+        return token_marker_base(path, token)
     return f'{path}.takeover.{judged.st_ino}.{judged.st_mtime_ns}'
+
+
+def token_marker_base(path: str, token: str) -> str:
+    """The name (without generation) of the marker of the instance of the lock `path`
+    that carries the owner token `token`."""
+    return f'{path}.takeover.{token.rsplit(":", 1)[-1]}'
 
 
 def win_marker(path: str, judged: os.stat_result, info: LockInfo | None) -> str | None:
     """Create the marker of the lock instance `judged` (see the module docstring); return
     its path, or None if another process holds it (it is taking over, or committing)."""
-    base = marker_base(path, judged, info)
-    timeout = marker_timeout(info)
+    return win_named_marker(path, marker_base(path, judged, info), marker_timeout(info))
+
+
+def win_named_marker(path: str, base: str, timeout: float) -> str | None:
+    """:func:`win_marker` for the marker `base` of the lock `path`, abandoned after
+    `timeout` seconds (the holder of a lock knows the name without reading it)."""
     for generation in range(MAX_TAKEOVER_GENERATIONS):
         marker = f'{base}.{generation}'
         if create_exclusive(marker, f'{os.getpid()} {nodename()}\n'.encode()):
@@ -350,10 +360,14 @@ def drop_marker(marker: str) -> None:
 
 
 def marker_timeout(info: LockInfo | None) -> float:
-    """How old a marker of this lock must be to count as abandoned: clocks of hosts may
-    differ, so at least the lease too."""
-    lease = info.lease_time if info is not None else None
-    return max(TAKEOVER_TIMEOUT, lease or 0)
+    """How old a marker of this lock must be to count as abandoned: at least the lease
+    too, so that a taker never supersedes a marker its lock's holder may still hold."""
+    return lease_marker_timeout(info.lease_time if info is not None else None)
+
+
+def lease_marker_timeout(lease_time: float | None) -> float:
+    """:func:`marker_timeout` of a lock whose lease is `lease_time` seconds."""
+    return max(TAKEOVER_TIMEOUT, lease_time or 0)
 
 
 def take_over(path: str, judged: os.stat_result, content: bytes | None,
