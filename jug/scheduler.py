@@ -16,9 +16,10 @@ How a worker schedules (``docs/parallel.rst`` tells users the same):
   then polls the watched tasks (from 50 ms, growing to a few hundred ms) and wakes as
   soon as one has a result, is released (it runs it then), is marked failed, or is
   stale (its holder is gone: it is taken over).  ``--nr-wait-cycles`` cycles of
-  ``--wait-cycle-time`` without any change bound its patience, except while a watched
-  lock is *expiring* (its holder stopped refreshing it): then it waits until the
-  lease runs out and takes the task over, so a dead worker's tasks are never left.
+  ``--wait-cycle-time`` without any change bound its patience, except while the
+  holder of a watched lock has not been seen alive (refreshing its lock): it may be
+  dead, so the worker waits until it is seen alive or its lease runs out (and takes
+  the task over), so that a dead worker's tasks are never left.
 * What happens to one task (lock, run, commit, record) is :mod:`jug.taskrun`'s.
 * A task that failed is not retried by this worker; nor is one that failed in another
   worker after this one started (it reads the failure record the store keeps for it,
@@ -66,6 +67,9 @@ FAST_POLL_TIME = 1.0
 POLL_GROWTH = 1.5
 MAX_POLL = 0.25
 POLL_COST_PER_TASK = 0.005
+#: A watched lock whose stale deadline moved forward by more than this many seconds
+#: was refreshed: its holder is alive.
+REFRESH_EVIDENCE = 0.25
 
 
 # bits of a ready-heap entry: -height in the high bits, the position in the low ones
@@ -207,8 +211,7 @@ class _Pass:
         self.raised = False
         self.previous: Task | None = None         # last task processed (aggressive unload)
         self.gave_up = False
-        self.expiring = 0                         # watched locks expiring at the last look
-        self.expiring_told = False
+        self.liveness = _Liveness()               # which holders were seen alive
         self.height: list = []
         self._link()
 
@@ -349,7 +352,7 @@ class _Pass:
         pause = FIRST_POLL
         longest = max(MAX_POLL, POLL_COST_PER_TASK * (len(self.held) + len(self.outside)))
         waited = total = 0.0
-        while self.state.nr_waits < patience or self._expiring_logged():
+        while self.state.nr_waits < patience or self.liveness.keep_waiting():
             if self.store.shared:
                 step = min(pause, cycle - waited)
                 if total >= FAST_POLL_TIME:
@@ -373,24 +376,11 @@ class _Pass:
                      'processes hold.')
         return False
 
-    def _expiring_logged(self) -> bool:
-        """Whether some watched lock is expiring (its holder stopped refreshing it):
-        then the worker waits past its patience, until the lock goes stale and it can
-        take the task over (said once per wait)."""
-        if not self.expiring:
-            return False
-        if not self.expiring_told:
-            logging.info(f'Waiting for {self.expiring} lock(s) whose holders stopped '
-                         'refreshing them: their tasks are taken over when their lease '
-                         'runs out.')
-            self.expiring_told = True
-        return True
-
     def _poll(self) -> tuple:
         """Look at every watched task once; return ``(changed, anyone_working)``, and
-        count the expiring locks in ``self.expiring``."""
+        note in ``self.liveness`` which holders were seen alive."""
         changed = anyone_working = False
-        self.expiring = 0
+        self.liveness.begin_poll()
         for key, position in list(self.held.items()):
             t = self.order[position]
             if t.can_load():
@@ -398,9 +388,10 @@ class _Pass:
                 self._resolve(key)
                 changed = True
                 continue
-            state = t.lock_state()
+            state, deadline = t.lock_look()
             if state in (LOCK_FREE, LOCK_STALE):
                 del self.held[key]  # released, or its holder is gone: try it again
+                self.liveness.forget(key)
                 self._push(position)
                 changed = True
             elif state == LOCK_FAILED:
@@ -408,22 +399,23 @@ class _Pass:
                 changed = True
             else:
                 anyone_working = True
-                self.expiring += state == LOCK_EXPIRING
+                self.liveness.note(key, state, deadline)
         for key, dep in list(self.outside.items()):
             if dep.can_load():
                 self._resolve(key)
                 changed = True
                 continue
-            state = dep.lock_state()
+            state, deadline = dep.lock_look()
             if state == LOCK_FAILED:
                 self._failed_elsewhere(dep, 'its lock is marked as failed')
                 changed = True
             elif state == LOCK_FREE:
                 self.unheld.add(key)
+                self.liveness.forget(key)
             else:
                 self.unheld.discard(key)
                 anyone_working = True
-                self.expiring += state == LOCK_EXPIRING
+                self.liveness.note(key, state, deadline)
         return changed, anyone_working
 
     def _failed_elsewhere(self, t: Task, why: str) -> None:
@@ -475,6 +467,56 @@ class _Pass:
         if key in self.state.failed_elsewhere:
             return self.state.failed_elsewhere[key][1]
         return 'it failed in this run'
+
+
+class _Liveness:
+    """Which holders of watched locks this worker has seen alive.
+
+    A holder is seen alive when the lock's stale deadline (``Task.lock_look``) moves
+    forward: it refreshed the lock since the worker began watching it; or when the
+    deadline passed and the store still judges the lock held (e.g. a live process of
+    this host).  Past its patience, a worker waits on while some holder is not known
+    alive: it may be dead (killed just before), and then its lock goes stale within its
+    lease and the worker takes the task over.  Locks without a lease (Jug 2.7's) have no
+    deadline and never make a worker wait.
+    """
+
+    def __init__(self) -> None:
+        self.first: dict = {}   # key -> the first deadline seen
+        self.alive: set = set()
+        self.unsure = 0         # at the last look: holders not known alive
+        self.expiring = 0       # at the last look: locks overdue (LOCK_EXPIRING)
+        self.told = False
+
+    def begin_poll(self) -> None:
+        self.unsure = self.expiring = 0
+
+    def forget(self, key: bytes) -> None:
+        """The lock of `key` was released or went stale: a next holder is another."""
+        self.first.pop(key, None)
+        self.alive.discard(key)
+
+    def note(self, key: bytes, state: str, deadline: float | None) -> None:
+        """What a look at the held lock of `key` found."""
+        self.expiring += state == LOCK_EXPIRING
+        if deadline is None or key in self.alive:
+            return
+        first = self.first.setdefault(key, deadline)
+        if deadline > first + REFRESH_EVIDENCE or deadline <= time.monotonic():
+            self.alive.add(key)
+        else:
+            self.unsure += 1
+
+    def keep_waiting(self) -> bool:
+        """Whether to wait past the patience (said once per pass)."""
+        if not self.unsure:
+            return False
+        if not self.told:
+            logging.info(f'Waiting to see whether the holders of {self.unsure} lock(s) are '
+                         f'alive ({self.expiring} of them overdue): a lock not refreshed '
+                         'within its lease is taken over.')
+            self.told = True
+        return True
 
 
 def _failed_in_run(state: ExecutionState, key: bytes) -> bool:

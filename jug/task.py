@@ -283,6 +283,11 @@ class Task(TaskletMixin):
         """
         return self._get_lock().holder_state()
 
+    def lock_look(self) -> tuple[str, float | None]:
+        """``(lock_state(), deadline)``: also when the lock goes stale unless its holder
+        refreshes it (``time.monotonic()`` seconds; None if unknown)."""
+        return self._get_lock().holder_look()
+
 
 def _walk_dependencies(pending: list[Iterable[Any]]) -> Iterator[Task]:
     """Yield the Tasks found in the containers of the stack `pending` (LIFO), looking

@@ -31,6 +31,9 @@ def clean_jug_globals():
     from jug.hooks import reset_all_hooks
     from jug.subcommands import cmdapi
     forms = sys.modules['jug.backends.select']  # jug.backends.select is the function
+    # the built-in commands (and their options' defaults) are part of the state every
+    # test starts from, whichever test runs first: importing a module registers once
+    cmdapi.load_builtin_commands()
     saved = {
         'running': jug.jug._is_jug_running, 'alltasks': jug.task.alltasks,
         'store': jug.task.Task.store, 'argv': list(sys.argv),

@@ -178,7 +178,7 @@ def test_a_worker_whose_clock_is_ahead_takes_nothing_over(tmp_path):
     require_program('faketime', 'faketime')
     cwd = str(tmp_path)
     (tmp_path / 'jf.py').write_text(WAITING_JUGFILE)
-    a = Worker(cwd, 'A')
+    a = Worker(cwd, 'A', '--heartbeat-interval', '0.5')  # (B soon sees it alive)
     b = None
     try:
         _wait_for(_exists(cwd, 'running.A'), 'A to start the task')
@@ -198,23 +198,27 @@ def test_a_worker_whose_clock_is_ahead_takes_nothing_over(tmp_path):
 
 
 def test_a_remote_lock_is_judged_by_the_filesystem_clock(tmp_path):
-    """A lock of another host, just refreshed: a worker whose clock is 15 minutes
-    ahead must not find its 120 s lease expired."""
+    """A lock of another host, refreshed just now for the last time (lease 5 s): a worker
+    whose clock is 15 minutes ahead takes it over when its lease has run out, not
+    at once."""
     require_program('faketime', 'faketime')
     cwd = str(tmp_path)
     (tmp_path / 'jf.py').write_text(WAITING_JUGFILE)
+    (tmp_path / 'go.B').touch()
     key = _task_key(cwd)
     locks = tmp_path / 'jf.jugdata' / 'locks'
     locks.mkdir(parents=True)
-    text = jug27_lock_text(4242, 'elsewhere') + \
-        'Jug-lease: 120 99 elsewhere:4242:0123456789abcdef otherboot:1\n'
-    (locks / f'{key}.lock').write_text(text)
-    b = Worker(cwd, 'B', '--nr-wait-cycles', '2', '--wait-cycle-time', '0.2',
+    lease = 5
+    (locks / f'{key}.lock').write_text(
+        jug27_lock_text(4242, 'elsewhere')
+        + f'Jug-lease: {lease} 99 elsewhere:4242:0123456789abcdef otherboot:1\n')
+    planted = time.monotonic()
+    b = Worker(cwd, 'B', '--nr-wait-cycles', '1', '--wait-cycle-time', '0.2',
                prefix=_faketime())
-    assert b.wait() == 0, b.stderr()  # gave up waiting for the other host's worker
-    assert 'Took over' not in b.stderr()
-    assert not os.path.exists(os.path.join(cwd, 'running.B'))
-    assert (locks / f'{key}.lock').read_text() == text
+    assert b.wait() == 0, b.stderr()
+    assert time.monotonic() - planted >= lease - 0.5, 'taken over before its lease ran out'
+    assert 'Took over the stale lock' in b.stderr() and 'lease of 5 s expired' in b.stderr()
+    assert _load_result(cwd, str(tmp_path / 'jf.jugdata')) == 'B'
 
 
 def _task_key(cwd):
@@ -319,3 +323,39 @@ def test_sigterm_to_the_whole_process_group_releases_the_lock(tmp_path):
     assert store.listlocks() == []
     [key] = store.list_records()
     assert store.load_record(key)['status'] == 'interrupted'
+
+
+def _plant_abandoned_lock(jugdir, key, lease, interval):
+    """A lock of a worker of another host that stopped refreshing it just now."""
+    if jugdir.startswith('redis:'):
+        import redis
+
+        from jug.backends.redis_client import parse_url
+        client = redis.Redis(**parse_url(jugdir))
+        owner = f'elsewhere:4242:0123456789abcdef 99 otherboot:1 {lease * 1000} {interval * 1000}'
+        client.set(b'lock:' + key.encode(), b'L', px=lease * 1000)
+        client.set(b'lockowner:' + key.encode(), owner.encode(), px=lease * 1000)
+        client.close()
+        return
+    locks = os.path.join(jugdir, 'locks')
+    os.makedirs(locks)
+    with open(os.path.join(locks, key + '.lock'), 'w') as f:
+        f.write(jug27_lock_text(4242, 'elsewhere') +
+                f'Jug-lease: {lease} 99 elsewhere:4242:0123456789abcdef otherboot:1 {interval}\n')
+
+
+def test_the_last_worker_waits_for_a_lock_nobody_refreshes(tmp_path, jugdir):
+    """Its holder (on another host) died: the lock goes stale when its lease runs out.
+    A worker with little patience waits for that instead of giving up, then runs the
+    task: the run completes without anyone starting another worker."""
+    cwd = str(tmp_path)
+    (tmp_path / 'jf.py').write_text(WAITING_JUGFILE)
+    (tmp_path / 'go.B').touch()
+    _plant_abandoned_lock(jugdir, _task_key(cwd), lease=3, interval=0.5)
+    started = time.monotonic()
+    b = Worker(cwd, 'B', '--jugdir', jugdir, '--nr-wait-cycles', '1', '--wait-cycle-time',
+               '0.2', '--verbose', 'info')
+    assert b.wait() == 0, b.stderr()
+    assert time.monotonic() - started > 2  # it did wait for the lease to run out
+    assert 'Waiting to see whether the holders of 1 lock(s) are alive' in b.stderr()
+    assert _load_result(cwd, jugdir) == 'B'

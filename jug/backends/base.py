@@ -400,6 +400,18 @@ class base_lock:
             return LOCK_FAILED
         return LOCK_STALE if self.is_stale() else LOCK_HELD
 
+    def holder_look(self) -> tuple[str, float | None]:
+        """Return ``(holder_state(), deadline)``: `deadline` is when, in
+        ``time.monotonic()`` seconds, the lock goes stale unless its holder refreshes
+        it again (None if unknown: no lease, or not held).
+
+        Usage: ``state, deadline = lock.holder_look()``
+
+        A waiting worker sees a holder alive when the deadline moves forward
+        (``docs/parallel.rst``).  Stores override it to answer in one look.
+        """
+        return self.holder_state(), None
+
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker, other than this process, is known to hold the lock.
 

@@ -100,7 +100,9 @@ class file_based_lock(base_lock):
                 created = create_lock(self.fullname, content)
             if not created and not self._take_over_if_stale(content):
                 return False
-            heartbeat.hold(Lease(self.fullname, token, 'file', {'path': self.fullname}),
+            # an absolute path: the helper's working directory is not ours
+            heartbeat.hold(Lease(self.fullname, token, 'file',
+                                 {'path': os.path.abspath(self.fullname)}),
                            self.lease.heartbeat_interval)
         except BaseException:  # e.g. Ctrl-C while starting the heartbeat helper
             self._discard_if_ours(token)
@@ -249,16 +251,24 @@ class file_based_lock(base_lock):
     def holder_state(self) -> str:
         """Return ``LOCK_FREE``, ``LOCK_FAILED``, ``LOCK_STALE``, ``LOCK_EXPIRING`` or
         ``LOCK_HELD`` (one read of the lock file)."""
+        return self.holder_look()[0]
+
+    def holder_look(self) -> tuple[str, float | None]:
+        """Return ``(holder_state(), deadline)`` (see ``base_lock.holder_look``), from
+        one read of the lock file."""
         found = read_lock(self.fullname)
         if found is None:
-            return LOCK_FREE
+            return LOCK_FREE, None
         stat, info = found
         if stat.st_mtime == FAILED_LOCK_MTIME and info.regular:
-            return LOCK_FAILED
+            return LOCK_FAILED, None
         now = self._now()
         if stale_reason(stat, info, now) is not None:
-            return LOCK_STALE
-        return LOCK_EXPIRING if is_expiring(stat, info, now) else LOCK_HELD
+            return LOCK_STALE, None
+        state = LOCK_EXPIRING if is_expiring(stat, info, now) else LOCK_HELD
+        if info.lease_time is None or (info.pid == os.getpid() and info.host == nodename()):
+            return state, None  # no lease (Jug 2.7's), or held by this very process
+        return state, time.monotonic() + info.lease_time - (now - stat.st_mtime)
 
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker, other than this process, may hold the lock.

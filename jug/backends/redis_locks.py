@@ -29,6 +29,7 @@ Imports nothing from jug outside ``jug.backends``.
 from __future__ import annotations
 
 import logging
+import time
 
 from .base import LOCK_EXPIRING, LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE, as_bytes, base_lock
 from .leases import (Lease, heartbeat, new_token, nodename, own_start_id, pid_alive,
@@ -294,14 +295,22 @@ class redis_lock(base_lock):
     def holder_state(self) -> str:
         """Return ``LOCK_FREE``, ``LOCK_FAILED``, ``LOCK_STALE``, ``LOCK_EXPIRING`` or
         ``LOCK_HELD`` (one round trip)."""
+        return self.holder_look()[0]
+
+    def holder_look(self) -> tuple[str, float | None]:
+        """Return ``(holder_state(), deadline)`` (see ``base_lock.holder_look``; here,
+        when the server expires the lock), in one round trip."""
         value, ttl, owner = self._look()
         if value == FAILED:
-            return LOCK_FAILED
+            return LOCK_FAILED, None
         if value != LOCKED:
-            return LOCK_FREE
+            return LOCK_FREE, None
         if owner_stale_reason(owner) is not None:
-            return LOCK_STALE
-        return LOCK_EXPIRING if _is_expiring(owner, ttl) else LOCK_HELD
+            return LOCK_STALE, None
+        state = LOCK_EXPIRING if _is_expiring(owner, ttl) else LOCK_HELD
+        if ttl is None or ttl < 0 or owner is None or self._is_ours(owner):
+            return state, None  # Jug 2.7's lock (no expiry), or held by this very process
+        return state, time.monotonic() + ttl / 1000
 
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker of ours, other than this process, holds the lock.
@@ -314,10 +323,15 @@ class redis_lock(base_lock):
         return self._live(value, ttl, owner)
 
     @staticmethod
+    def _is_ours(owner: bytes) -> bool:
+        """Whether the owner value `owner` names this very process."""
+        words = as_bytes(owner).decode('utf-8', 'replace').split()
+        return bool(words) and token_is_ours(words[0])
+
+    @staticmethod
     def _live(value: Any, ttl: Any, owner: Any) -> bool:
         return (value == LOCKED and ttl is not None and ttl > 0 and owner is not None
-                and not token_is_ours(as_bytes(owner).decode('utf-8', 'replace').split()[0])
-                and owner_stale_reason(owner) is None)
+                and not redis_lock._is_ours(owner) and owner_stale_reason(owner) is None)
 
     def remove_unless_live(self) -> bool:
         """Remove the lock unless a live worker holds it; return whether it was removed.

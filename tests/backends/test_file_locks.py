@@ -404,3 +404,26 @@ def test_cleanup_removes_what_killed_workers_left_beside_the_locks(store):
                                       os.path.join(locks, f'.{KEY.decode()}.lock.2.cd.new')))
     os.unlink(live_marker)  # (else the release would wait for it to be abandoned)
     lock.release()
+
+
+def test_the_heartbeat_finds_a_lock_taken_in_another_working_directory(tmp_path,
+                                                                         monkeypatch):
+    """The helper keeps the working directory it was started in; a jugdir given as a
+    relative path must still be refreshed."""
+    leases.heartbeat.close()
+    (tmp_path / 'first').mkdir()
+    (tmp_path / 'second').mkdir()
+    monkeypatch.chdir(tmp_path / 'first')
+    started_here = file_store('jd').getlock(KEY)
+    assert started_here.get()  # the helper starts in 'first'
+    monkeypatch.chdir(tmp_path / 'second')
+    store = file_store('jd')
+    store.set_lease(LeaseSettings(2, 0.05))
+    lock = store.getlock(KEY)
+    assert lock.get()
+    path = str(tmp_path / 'second' / 'jd' / 'locks' / (KEY.decode() + '.lock'))
+    os.utime(path, (time.time() - 100,) * 2)
+    _wait_for(lambda: time.time() - os.stat(path).st_mtime < 50, what='a refresh')
+    lock.release()
+    monkeypatch.chdir(tmp_path / 'first')
+    started_here.release()
