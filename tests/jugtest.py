@@ -45,6 +45,14 @@ def jug_env(**extra):
 
 
 
+def files_in(path):
+    """The names of the files in directory `path`, sorted ([] if it does not exist)."""
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
 #: uid and gid of ``nobody``: forked children drop to it so that permissions apply.
 NOBODY = 65534
 

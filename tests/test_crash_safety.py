@@ -25,8 +25,8 @@ from jug.backends.file_store import file_store
 from jug.errors import StoreError
 from jug.jug import init
 from jug.task import value
-from jugtest import fork_main_unprivileged, jug_command, jug_env, main_unprivileged, \
-    wait_main_unprivileged
+from jugtest import (files_in, fork_main_unprivileged, jug_command, jug_env, main_unprivileged,
+                     wait_main_unprivileged)
 
 #: Upper bound for anything a test waits for (a child reaching a point, a subprocess).
 DEADLINE = 30.0
@@ -46,14 +46,6 @@ def _tasks(directory, jugfile='jf.py'):
     directory = str(directory)
     return init(os.path.join(directory, jugfile),
                 os.path.join(directory, jugfile[:-len('.py')] + '.jugdata'))
-
-
-def _files(path):
-    """The names of the files in directory `path` ([] if it does not exist)."""
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
 
 
 def _relative(store, task):
@@ -144,8 +136,8 @@ def test_damaged_result_file(tmp_path, damage):
                and 'damaged' in line for line in executed.stderr.splitlines()), \
         executed.stderr
     assert not store.can_load(result.hash())
-    assert _files(os.path.join(store.jugdir, 'locks')) == []
-    assert _files(store.tempdir()) == []
+    assert files_in(os.path.join(store.jugdir, 'locks')) == []
+    assert files_in(store.tempdir()) == []
 
     # recovery, as the docstring says
     invalidated = _jug(tmp_path, 'invalidate', 'jf.py', '--name', 'jf.make')
@@ -233,8 +225,8 @@ def test_unpicklable_result(tmp_path, keep_going):
     assert len(store.list()) == (6 if keep_going else 3)
     for t in ns['unpicklable']:
         assert not os.path.exists(store._getfname(t.hash()))
-    assert _files(store.tempdir()) == []
-    assert _files(os.path.join(store.jugdir, 'locks')) == []
+    assert files_in(store.tempdir()) == []
+    assert files_in(os.path.join(store.jugdir, 'locks')) == []
 
 
 # --- 3. a full disk (simulated with RLIMIT_FSIZE) ---------------------------------------------
@@ -291,8 +283,8 @@ def test_full_disk(tmp_path, kind):
     assert 'Traceback' not in executed.stderr
     assert not ns['huge'].can_load()
     assert not os.path.exists(store._getfname(ns['huge'].hash()))
-    assert _files(store.tempdir()) == []
-    assert _files(os.path.join(store.jugdir, 'locks')) == []
+    assert files_in(store.tempdir()) == []
+    assert files_in(os.path.join(store.jugdir, 'locks')) == []
     assert [value(t) for t in ns['before']] == [[i] * 10 for i in range(3)]
     assert not any(t.can_load() for t in ns['after'])
     status = _jug(tmp_path, 'status', 'jf.py', '--short')
@@ -361,8 +353,8 @@ def test_jugdir_becomes_read_only(monkeypatch):
         assert [value(t) for t in steps[:5]] == [0, 10, 20, 30, 40]
         assert not any(t.can_load() for t in steps[5:])
         assert len(store.list()) == 5
-        assert _files(store.tempdir()) == []
-        locks = _files(os.path.join(jugdir, 'locks'))
+        assert files_in(store.tempdir()) == []
+        locks = files_in(os.path.join(jugdir, 'locks'))
         assert locks in ([], [steps[5].hash().decode() + '.lock'])
 
         code, stderr = main_unprivileged(['jug', 'status', 'jf.py', '--short'], shared)

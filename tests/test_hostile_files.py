@@ -35,7 +35,7 @@ from jug.errors import DependencyCycleError
 from jug.jug import init
 from jug.task import Task, topological_sort
 from jug.walks import downstream, recursive_dependencies
-from jugtest import jug_command, jug_env
+from jugtest import files_in, jug_command, jug_env
 
 #: Upper bound for one jug subprocess: far more than it needs, so only a hang reaches it.
 TIMEOUT = 30
@@ -86,13 +86,6 @@ def _lock_path(jugdir, key):
     return os.path.join(jugdir, 'locks', key + '.lock')
 
 
-def _files(path):
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
-
-
 def _no_traceback(proc):
     assert 'Traceback' not in proc.stderr, proc.stderr
     assert 'Traceback' not in proc.stdout, proc.stdout
@@ -135,7 +128,7 @@ def test_fifo_in_place_of_a_lock_is_taken_over(tmp_path):
     assert (f'Took over the stale lock {_lock_path(jugdir, hashes["a"])}: it is not a '
             'regular file') in executed.stderr
     assert not os.path.lexists(lock)
-    assert _files(tmp_path / jugdir / 'locks') == []
+    assert files_in(tmp_path / jugdir / 'locks') == []
     checked = _jug(tmp_path, 'check', 'jf.py')
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -188,7 +181,7 @@ def test_result_file_that_is_not_a_regular_file(tmp_path, kind):
             'remove it') in line, line
     assert 'jf.double' in line  # the task whose result it is
     assert not os.path.exists(tmp_path / _result_path(jugdir, hashes['b']))
-    assert _files(tmp_path / jugdir / 'locks') == []  # jf.add's lock was released
+    assert files_in(tmp_path / jugdir / 'locks') == []  # jf.add's lock was released
     assert os.path.lexists(result)  # left for the user to look at
 
 
@@ -229,7 +222,7 @@ def test_the_workers_own_record_log_is_not_a_regular_file(tmp_path, kind, reason
     _no_traceback(driven)
     assert driven.returncode == 0, driven.stderr
     assert target.read_bytes() == b'my own data\n'
-    (log,) = _files(tmp_path / jugdir / 'records')
+    (log,) = files_in(tmp_path / jugdir / 'records')
     # still what was planted (a rename would have replaced it by a regular file)
     assert not stat.S_ISREG(os.lstat(tmp_path / jugdir / 'records' / log).st_mode)
 

@@ -26,7 +26,7 @@ import pytest
 from jug.backends.file_store import file_store
 from jug.jug import init
 from jug.records import format_failure
-from jugtest import jug_command, jug_env
+from jugtest import files_in, jug_command, jug_env
 
 #: Upper bound for anything a test waits for (a subprocess, the task to start).
 DEADLINE = 30.0
@@ -129,17 +129,10 @@ def _wait_until_started(tmp_path, proc):
         time.sleep(0.005)
 
 
-def _files(path):
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []
-
-
 def _check_not_failed(jugdir):
     """No lock is left (so no failed lock either), and no failure mark."""
-    assert _files(os.path.join(jugdir, 'locks')) == []
-    assert _files(os.path.join(jugdir, 'records', 'failed')) == []
+    assert files_in(os.path.join(jugdir, 'locks')) == []
+    assert files_in(os.path.join(jugdir, 'records', 'failed')) == []
 
 
 def _check_interrupted_record(jugdir, key, name, pid, error_type, message):
@@ -209,7 +202,7 @@ def test_signal_while_a_task_runs(tmp_path, signum, exit_code, error_type, messa
     try:
         _wait_until_started(tmp_path, proc)
         # the lock of the running task is there
-        assert [name for name in _files(os.path.join(jugdir, 'locks'))
+        assert [name for name in files_in(os.path.join(jugdir, 'locks'))
                 if name.endswith('.lock')] == [hashes['s'].decode() + '.lock']
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=DEADLINE)

@@ -89,16 +89,27 @@ def jugdir(request, tmp_path):
     return request.getfixturevalue('redis_url')
 
 
-def _load_result(cwd, jugdir):
-    """The stored value of jf.result, or the string 'none'."""
-    script = ('from jug.jug import init\nfrom jug import value\n'
-              f'store, space = init("jf.py", {jugdir!r})\n'
-              'print(value(space["result"]) if space["result"].can_load() else "none")\n'
-              'store.close()\n')
+def _python(cwd, script):
+    """Run the Python `script` in `cwd` (with this checkout's jug); return its output."""
     out = subprocess.run([*jug_command()[:-2], '-c', script], cwd=cwd, env=jug_env(),
                          capture_output=True, text=True, timeout=DEADLINE)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
+
+
+def _load_result(cwd, jugdir):
+    """The stored value of jf.result, or the string 'none'."""
+    return _python(cwd, 'from jug.jug import init\nfrom jug import value\n'
+                        f'store, space = init("jf.py", {jugdir!r})\n'
+                        'print(value(space["result"]) if space["result"].can_load() '
+                        'else "none")\nstore.close()\n')
+
+
+def _task_key(cwd, expression='space["result"]'):
+    """The hash of the task `expression` of jf.py."""
+    return _python(cwd, 'from jug.jug import init\n'
+                        'store, space = init("jf.py", "dict_store")\n'
+                        f'print({expression}.hash().decode())\n')
 
 
 def test_a_worker_continued_after_losing_its_lock_commits_nothing(tmp_path, jugdir,
@@ -221,16 +232,6 @@ def test_a_remote_lock_is_judged_by_the_filesystem_clock(tmp_path):
     assert _load_result(cwd, str(tmp_path / 'jf.jugdata')) == 'B'
 
 
-def _task_key(cwd):
-    script = ('from jug.jug import init\n'
-              'store, space = init("jf.py", "dict_store")\n'
-              'print(space["result"].hash().decode())\n')
-    out = subprocess.run([*jug_command()[:-2], '-c', script], cwd=cwd, env=jug_env(),
-                         capture_output=True, text=True, timeout=DEADLINE)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 QUICK_JUGFILE = '''
 from jug import TaskGenerator
 
@@ -252,13 +253,7 @@ def test_an_empty_lock_is_taken_over_and_the_run_completes(tmp_path, age):
     cwd = str(tmp_path)
     (tmp_path / 'jf.py').write_text(QUICK_JUGFILE)
     store = file_store(str(tmp_path / 'jf.jugdata'))
-    script = ('from jug.jug import init\n'
-              'store, space = init("jf.py", "dict_store")\n'
-              'print(space["values"][2].hash().decode())\n')
-    out = subprocess.run([*jug_command()[:-2], '-c', script], cwd=cwd, env=jug_env(),
-                         capture_output=True, text=True, timeout=DEADLINE)
-    key = out.stdout.strip()
-    lock = store.getlock(key)
+    lock = store.getlock(_task_key(cwd, 'space["values"][2]'))
     os.makedirs(os.path.dirname(lock.fullname))
     open(lock.fullname, 'w').close()
     then = time.time() - age
