@@ -475,10 +475,11 @@ class _Liveness:
     A holder is seen alive when the lock's stale deadline (``Task.lock_look``) moves
     forward: it refreshed the lock since the worker began watching it; or when the
     deadline passed and the store still judges the lock held (e.g. a live process of
-    this host).  Past its patience, a worker waits on while some holder is not known
-    alive: it may be dead (killed just before), and then its lock goes stale within its
-    lease and the worker takes the task over.  Locks without a lease (Jug 2.7's) have no
-    deadline and never make a worker wait.
+    this host).  An overdue (expiring) lock makes its holder unknown again: it may
+    have died after it was seen alive.  Past its patience, a worker waits on while
+    some holder is not known alive: it may be dead (killed just before), and then its
+    lock goes stale within its lease and the worker takes the task over.  Locks
+    without a lease (Jug 2.7's) have no deadline and never make a worker wait.
     """
 
     def __init__(self) -> None:
@@ -498,11 +499,18 @@ class _Liveness:
 
     def note(self, key: bytes, state: str, deadline: float | None) -> None:
         """What a look at the held lock of `key` found."""
-        self.expiring += state == LOCK_EXPIRING
-        if deadline is None or key in self.alive:
+        if deadline is None:
+            return
+        now = time.monotonic()
+        if state == LOCK_EXPIRING and deadline > now:
+            # overdue: a holder seen alive before may have died since
+            self.expiring += 1
+            self.alive.discard(key)
+            self.first[key] = deadline  # a refresh from now on shows it alive again
+        elif key in self.alive:
             return
         first = self.first.setdefault(key, deadline)
-        if deadline > first + REFRESH_EVIDENCE or deadline <= time.monotonic():
+        if deadline > first + REFRESH_EVIDENCE or deadline <= now:
             self.alive.add(key)
         else:
             self.unsure += 1

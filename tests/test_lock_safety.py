@@ -72,10 +72,14 @@ class Worker:
         try:
             return self.process.wait(timeout=DEADLINE)
         finally:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGCONT)
-                self.process.kill()
-                self.process.wait()
+            self.kill()
+
+    def kill(self):
+        """Kill it if it still runs (also if it is stopped)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
 
 
 def _exists(cwd, name):
@@ -354,3 +358,31 @@ def test_the_last_worker_waits_for_a_lock_nobody_refreshes(tmp_path, jugdir):
     assert time.monotonic() - started > 2  # it did wait for the lease to run out
     assert 'Waiting to see whether the holders of 1 lock(s) are alive' in b.stderr()
     assert _load_result(cwd, jugdir) == 'B'
+
+
+def test_the_last_worker_waits_for_a_holder_that_froze_after_it_was_seen_alive(tmp_path):
+    """B sees A refresh its lock, so A is alive; then A freezes (as a node that dies).
+    B's patience runs out before A's lease: it waits for the lease and runs the task."""
+    cwd = str(tmp_path)
+    (tmp_path / 'jf.py').write_text(WAITING_JUGFILE)
+    (tmp_path / 'go.B').touch()
+    lease = ['--lease-time', '4', '--heartbeat-interval', '0.2']
+    a = Worker(cwd, 'A', *lease)
+    b = None
+    try:
+        _wait_for(_exists(cwd, 'running.A'), 'A to start the task')
+        lock = glob.glob(os.path.join(cwd, 'jf.jugdata', 'locks', '*.lock'))[0]
+        b = Worker(cwd, 'B', *lease, '--nr-wait-cycles', '2', '--wait-cycle-time', '0.5',
+                   '--verbose', 'info')
+        _wait_for(lambda: 'waiting for 1 task' in b.stderr(), 'B to wait for A')
+        for _ in range(3):  # A refreshes while B watches: B sees it alive
+            seen = os.stat(lock).st_mtime_ns
+            _wait_for(lambda: os.stat(lock).st_mtime_ns != seen, 'a refresh by A')
+        a.process.send_signal(signal.SIGSTOP)
+        assert b.wait() == 0, b.stderr()
+    finally:
+        a.kill()  # frozen for good
+        if b is not None:
+            b.wait()
+    assert 'Took over the stale lock' in b.stderr()
+    assert _load_result(cwd, str(tmp_path / 'jf.jugdata')) == 'B'

@@ -249,3 +249,26 @@ def test_private_store_waits_whole_cycles(jug_options, monkeypatch):
     monkeypatch.setattr(time, 'sleep', sleeps.append)
     execution_loop(jug.task.alltasks, options, ExecutionState())
     assert sleeps == [0.5, 0.5, 0.5]
+
+
+def test_a_holder_seen_alive_is_unknown_again_once_its_lock_is_overdue(monkeypatch):
+    from jug import scheduler
+    from jug.backends.base import LOCK_EXPIRING, LOCK_HELD
+    now = [100.0]
+    monkeypatch.setattr(scheduler.time, 'monotonic', lambda: now[0])
+    liveness = scheduler._Liveness()
+
+    def look(state, deadline):
+        liveness.begin_poll()
+        liveness.note(b'k', state, deadline)
+        return liveness.unsure
+
+    assert look(LOCK_HELD, 200.0) == 1       # first seen: alive or not, unknown yet
+    now[0] = 101.0
+    assert look(LOCK_HELD, 201.0) == 0       # refreshed since: alive
+    assert look(LOCK_EXPIRING, 201.0) == 1   # overdue: it may have died since
+    assert liveness.expiring == 1 and liveness.keep_waiting()
+    assert look(LOCK_HELD, 230.0) == 0       # refreshed again: alive
+    now[0] = 300.0
+    assert look(LOCK_EXPIRING, 230.0) == 0   # past its deadline, still not stale: its
+    # store judges it alive (a live process of this host)

@@ -419,6 +419,17 @@ class base_lock:
         """
         return False
 
+    def remove_if_failed(self) -> bool:
+        """Remove the lock if it is marked failed; return whether it was removed.
+
+        What ``jug cleanup --failed-only`` does with each lock.  Stores whose locks can
+        be taken concurrently override it to remove only the failed lock they saw.
+        """
+        if not self.is_failed():
+            return False
+        self.release()
+        return True
+
     def remove_unless_live(self) -> bool:
         """Remove the lock unless a live worker holds it; return whether it was removed.
 

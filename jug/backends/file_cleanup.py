@@ -10,11 +10,10 @@ Imports nothing from jug outside ``jug.backends``.
 from __future__ import annotations
 
 import os
-import time
 
 from .base import as_bytes
 from .file_records import RECORDS_DIR
-from .lockfiles import remove_leftovers
+from .lockfiles import fs_now, remove_leftovers
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -125,7 +124,7 @@ class CleanupMixin:
                 entries = list(it)
         except (FileNotFoundError, NotADirectoryError):
             return
-        oldest_kept = time.time() - TEMPFILE_MAX_AGE
+        oldest_kept = fs_now(self.tempdir()) - TEMPFILE_MAX_AGE  # mtimes: the fs's clock
         for entry in entries:
             try:
                 if entry.is_file(follow_symlinks=False) and \

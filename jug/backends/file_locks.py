@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 
 from .base import LOCK_EXPIRING, LOCK_FAILED, LOCK_FREE, LOCK_HELD, LOCK_STALE, base_lock
@@ -154,7 +153,7 @@ class file_based_lock(base_lock):
             marker = self._win_own_marker(token)
             try:
                 self._check_own(token)
-            except LockLost:
+            except BaseException:  # lost, or interrupted (Ctrl-C, SIGTERM, an I/O error)
                 drop_marker(marker)
                 raise
         except LockLost:
@@ -172,12 +171,15 @@ class file_based_lock(base_lock):
         out), unless the lock is not ours any more."""
         base = token_marker_base(self.fullname, token)
         timeout = lease_marker_timeout(self.lease.lease_time)
+        give_up = time.monotonic() + 2 * timeout  # (only if every generation is taken)
         pause = MARKER_POLL
         while True:
             marker = win_named_marker(self.fullname, base, timeout)
             if marker is not None:
                 return marker
             self._check_own(token)
+            if time.monotonic() > give_up:
+                raise LockLost(f'the markers of the lock {self.fullname} are all taken')
             time.sleep(pause)
             pause = min(2 * pause, MAX_MARKER_POLL)
 
@@ -301,6 +303,14 @@ class file_based_lock(base_lock):
         heartbeat.drop(self.fullname)  # in case this very process held it
         return take_over(self.fullname, found[0], None, found[1])
 
+    def remove_if_failed(self) -> bool:
+        """Remove the lock if it is marked failed; return whether it was removed (by
+        the takeover protocol: only the very failed lock that was seen)."""
+        found = read_lock(self.fullname)
+        if found is None or found[0].st_mtime != FAILED_LOCK_MTIME or not found[1].regular:
+            return False
+        return take_over(self.fullname, found[0], None, found[1])
+
 
 class file_keepalive_based_lock(file_based_lock):
     """File lock refreshed by a :mod:`jug.backends.file_keepalive_monitor` process.
@@ -322,15 +332,11 @@ class file_keepalive_based_lock(file_based_lock):
         if not super().get():
             return False
         import subprocess  # lazy: only keepalive stores start processes
-        env = dict(os.environ)
-        # The monitor is run as `python -m jug.backends.file_keepalive_monitor`: make sure
-        # the child finds this very copy of jug even when it is not installed.
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env['PYTHONPATH'] = os.pathsep.join(
-            [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+
+        from .subprocesses import module_command
         self.monitor = subprocess.Popen(
-            [sys.executable, '-m', 'jug.backends.file_keepalive_monitor', self.fullname],
-            stdin=subprocess.DEVNULL, env=env)
+            module_command('jug.backends.file_keepalive_monitor', self.fullname),
+            stdin=subprocess.DEVNULL)
         return True
 
     def _stop_monitor(self) -> None:

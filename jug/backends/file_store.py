@@ -304,13 +304,13 @@ class file_store(PackMixin, RecordLog, CleanupMixin, base_store):
         over (it was frozen or starved beyond its lease) thus never replaces the new
         owner's result (``docs/failures.rst``).
         """
-        if self.packed:
-            self._remove_from_pack([name])
         fname = self._getfname(name)
         tempname = self._write_temp(lambda f: self._write_to(object, f), fname)
         lock = self.getlock(name)
         try:
             with lock.fenced():
+                if self.packed:
+                    self._remove_from_pack([name])
                 self._publish(tempname, fname)
                 if record is not None:
                     self.save_record_or_warn(name, record)
@@ -318,6 +318,9 @@ class file_store(PackMixin, RecordLog, CleanupMixin, base_store):
         except LockLost:
             self._discard_temp(tempname, None, fname)
             return False
+        except BaseException:  # _publish removed it already if it failed itself
+            self._discard_temp(tempname, None, fname)
+            raise
         return True
 
     def _write_to(self, object: Any, f: BinaryIO) -> None:

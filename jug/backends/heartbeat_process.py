@@ -1,14 +1,15 @@
 """The heartbeat helper: a small process that keeps a worker's locks alive.
 
-Run as ``python -m jug.backends.heartbeat_process PARENT_PID`` by
-:class:`jug.backends.leases.Heartbeat`, with pipes for its standard input and output.
-Its parent writes one JSON object per line:
+Run as ``python -m jug.backends.heartbeat_process PARENT_PID`` (by
+:func:`jug.backends.subprocesses.module_command`) by :class:`jug.backends.leases.
+Heartbeat`, with pipes for its standard input and output.  It answers ``ready`` once
+started; then its parent writes one JSON object per line:
 
 * ``{"op": "hold", "key": ..., "token": ..., "kind": "file"|"redis", "params": {...},
   "interval": seconds}``: refresh this lock every `interval` seconds, while it still
   carries `token`;
-* ``{"op": "drop", "key": ..., "ack": bool}``: stop; with ``ack``, answer ``ok`` once
-  no refresh of it can happen any more.
+* ``{"op": "drop", "key": ..., "ack": N}``: stop; with a number ``N`` (not 0), answer
+  ``ok N`` once no refresh of it can happen any more.
 
 It refreshes file locks by touching them (:func:`jug.backends.lockfiles.refresh`) and
 redis locks with the owner-checking script of :mod:`jug.backends.redis_locks` (one
@@ -90,7 +91,7 @@ class Helper:
             self.held[message['key']] = message
             return None
         self.held.pop(message.get('key'), None)
-        return 'ok' if message.get('ack') else None
+        return f'ok {message["ack"]}' if message.get('ack') else None
 
     def refresh_due(self) -> None:
         """Refresh the locks whose time has come (not while the parent is stopped)."""
@@ -123,6 +124,8 @@ def main(argv: list) -> int:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     helper = Helper(int(argv[1]))
+    sys.stdout.write('ready\n')
+    sys.stdout.flush()
     fd = sys.stdin.fileno()
     pending = b''
     while True:

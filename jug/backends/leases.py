@@ -140,25 +140,28 @@ def process_is_stopped(pid: int | None) -> bool:
 
     Read from ``/proc`` (Linux); elsewhere, or if the process is gone, False.
     """
-    if pid is None:
-        return False
+    return pid is not None and _process_state(pid) in (b'T', b't')
+
+
+def _process_state(pid: int) -> bytes | None:
+    """The state letter of process `pid` in ``/proc`` (Linux), or None if unknown."""
     try:
         with open(f'/proc/{pid}/stat', 'rb') as stat:
-            state = stat.read().rsplit(b')', 1)[1].split()[0]
+            return stat.read().rsplit(b')', 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
-    return state in (b'T', b't')
+        return None
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
+    """Whether a process with this pid exists on this host (and has not exited: a
+    zombie, exited but not yet reaped by its parent, is not alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, but belongs to another user
-    return True
+        pass  # exists, but belongs to another user
+    return _process_state(pid) not in (b'Z', b'X')
 
 
 def new_token() -> str:
@@ -234,6 +237,7 @@ class Heartbeat:
         self._held: dict = {}
         self._link: Any = None
         self._exit_registered = False
+        self._acks = 0  # acknowledgements asked for so far (they are numbered)
 
     def hold(self, lease: Lease, interval: float) -> None:
         """Start refreshing `lease` (a lock just taken), at most `interval` s apart."""
@@ -258,9 +262,10 @@ class Heartbeat:
             lease = self._held.pop(key, None)
             if lease is not None and self._link is not None:
                 try:
-                    self._link.send({'op': 'drop', 'key': key, 'ack': wait})
+                    self._acks += wait
+                    self._link.send({'op': 'drop', 'key': key, 'ack': self._acks if wait else 0})
                     if wait:
-                        self._link.wait_for_ack()
+                        self._link.wait_for_ack(self._acks)
                 except OSError:  # the helper died: it refreshes nothing any more
                     self._link.close()
                     self._link = None
@@ -271,11 +276,6 @@ class Heartbeat:
         with self.guard:
             for key in [k for k, lease in self._held.items() if predicate(lease)]:
                 self.drop(key)
-
-    def holds(self, lease: Lease) -> bool:
-        """Whether `lease` is still held by this process."""
-        with self.guard:
-            return self._held.get(lease.key) is lease
 
     def close(self) -> None:
         """Stop the helper (its locks are no longer refreshed); the next ``hold``
@@ -327,23 +327,26 @@ def _start_link() -> Any:
 
 
 class _ProcessLink:
-    """The pipe to a helper process (``python -m jug.backends.heartbeat_process``)."""
+    """The pipes to a helper process (``jug.backends.heartbeat_process``).
 
-    #: How long ``wait_for_ack`` waits for the helper's acknowledgement (seconds).
-    ACK_TIMEOUT = 10.0
+    Raises OSError if the helper cannot be started or does not say it is ready.
+    """
+
+    #: How long to wait for the helper's answers: ready, a drop acknowledged (seconds).
+    ANSWER_TIMEOUT = 10.0
 
     def __init__(self) -> None:
         import subprocess
-        import sys
-        env = dict(os.environ)
-        # this very copy of jug, even when it is not installed
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env['PYTHONPATH'] = os.pathsep.join(
-            [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+
+        from .subprocesses import module_command
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'jug.backends.heartbeat_process', str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+            module_command('jug.backends.heartbeat_process', str(os.getpid())),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self.pid = self.process.pid
+        self._pending = b''
+        if not self._answer('ready'):
+            self.close()
+            raise OSError(f'the heartbeat helper (pid {self.pid}) did not start')
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -369,14 +372,32 @@ class _ProcessLink:
             self.process.kill()
             self.process.wait()
 
-    def wait_for_ack(self) -> None:
-        import select
-        stdout = self.process.stdout
-        assert stdout is not None
-        ready, _, _ = select.select([stdout], [], [], self.ACK_TIMEOUT)
-        if not ready or not stdout.readline():
+    def wait_for_ack(self, number: int) -> None:
+        if not self._answer(f'ok {number}'):
             logging.warning('jug: the heartbeat helper did not answer; it may refresh a '
                             'lock once more')
+
+    def _answer(self, expected: str) -> bool:
+        """Read the helper's answers until `expected` (True), or until it is gone or
+        :data:`ANSWER_TIMEOUT` passed (False).  Earlier answers (late ones) are skipped."""
+        import select
+        import time
+        stdout = self.process.stdout
+        assert stdout is not None
+        deadline = time.monotonic() + self.ANSWER_TIMEOUT
+        while True:
+            while b'\n' in self._pending:
+                line, self._pending = self._pending.split(b'\n', 1)
+                if line.decode('ascii', 'replace') == expected:
+                    return True
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([stdout], [], [], max(0.0, left))
+            if not ready:
+                return False
+            chunk = os.read(stdout.fileno(), 4096)
+            if not chunk:
+                return False  # the helper is gone
+            self._pending += chunk
 
 
 class _ThreadLink:
@@ -400,7 +421,7 @@ class _ThreadLink:
             self.helper.handle(message)
         self.wake.set()
 
-    def wait_for_ack(self) -> None:
+    def wait_for_ack(self, number: int) -> None:
         """Nothing to wait for: ``send`` returned after the helper dropped the lock."""
 
     def close(self) -> None:

@@ -63,7 +63,7 @@ from .leases import (LeaseSettings, nodename, own_start_id, pid_alive,
 from .safefiles import NotARegularFileError, open_regular
 
 __all__ = ['LockInfo', 'parse_lock', 'read_lock', 'lock_text', 'create_lock', 'stale_reason',
-           'is_expiring', 'take_over', 'win_marker', 'refresh', 'holds', 'fs_now',
+           'is_expiring', 'take_over', 'win_marker', 'refresh', 'fs_now',
            'remove_leftovers',
            'FAILED_LOCK_MTIME', 'EMPTY_LOCK_GRACE', 'TAKEOVER_TIMEOUT']
 
@@ -179,12 +179,6 @@ def read_lock(path: str) -> tuple[os.stat_result, LockInfo] | None:
     return stat, parse_lock(text)
 
 
-def holds(path: str, token: str) -> bool:
-    """Whether the lock file `path` exists and carries `token` (is still ours)."""
-    found = read_lock(path)
-    return found is not None and found[1].token == token
-
-
 # --- creating ----------------------------------------------------------------------------
 
 def create_lock(path: str, content: bytes) -> bool:
@@ -201,10 +195,19 @@ def create_lock(path: str, content: bytes) -> bool:
         try:
             os.link(temp, path)
         except FileExistsError:
-            return os.stat(temp).st_nlink == 2
+            return os.stat(temp).st_nlink == 2 or _holds_content(path, content)
         return True
     finally:
-        os.unlink(temp)
+        _unlink_if_there(temp)
+
+
+def _holds_content(path: str, content: bytes) -> bool:
+    """Whether the file `path` holds exactly `content` (our lock, linked already)."""
+    try:
+        with open_regular(path) as f:
+            return f.read(len(content) + 1) == content
+    except OSError:
+        return False
 
 
 def create_exclusive(path: str, content: bytes) -> bool:
@@ -225,7 +228,7 @@ def create_exclusive(path: str, content: bytes) -> bool:
 
 # --- the filesystem's clock --------------------------------------------------------------
 
-_fs_offsets: dict = {}  # directory -> (offset to add to time.time(), when measured)
+_fs_offsets: dict = {}  # directory -> (offset to add to time.monotonic(), when measured)
 
 
 def fs_now(directory: str) -> float:
@@ -233,34 +236,45 @@ def fs_now(directory: str) -> float:
 
     Usage: ``age = fs_now(locks_dir) - os.stat(lock).st_mtime``
 
-    On NFS, a file's mtime is set by the server; on a local disk by this kernel.  The
-    offset between that clock and ``time.time()`` (a host whose clock is wrong, a
-    process under libfaketime) is measured by creating a file and reading its mtime,
-    at most every :data:`FS_CLOCK_TTL` seconds.  Without a writable `directory` the
-    offset is taken as 0.
+    On NFS, a file's mtime is set by the server; on a local disk by this kernel.  Its
+    offset to this host's monotonic clock is measured by creating a file and reading
+    its mtime, at most every :data:`FS_CLOCK_TTL` seconds (of the monotonic clock):
+    a host whose clock is wrong, a process under libfaketime, a step of this host's
+    clock meanwhile change nothing.  Without a writable `directory`, this host's clock
+    (``time.time()``) is used.
     """
-    now = time.time()
+    now = time.monotonic()
     offset, measured = _fs_offsets.get(directory, (None, 0.0))
     if offset is None or now - measured > FS_CLOCK_TTL:
         offset = _measure_fs_offset(directory)
+        if offset is None:
+            return time.time()
         _fs_offsets[directory] = (offset, now)
     return now + offset
 
 
-def _measure_fs_offset(directory: str) -> float:
+def _measure_fs_offset(directory: str) -> float | None:
     probe = os.path.join(directory, f'.clock.{os.getpid()}.{os.urandom(4).hex()}')
-    before = time.time()
+    before = time.monotonic()
     try:
         fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
-        return 0.0
+        return None
     try:
         written = os.fstat(fd).st_mtime
     finally:
         os.close(fd)
-        os.unlink(probe)
-    after = time.time()
+        _unlink_if_there(probe)
+    after = time.monotonic()
     return written - (before + after) / 2
+
+
+def _unlink_if_there(path: str) -> None:
+    """``os.unlink(path)``; no error if someone removed it already."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 # --- judging ------------------------------------------------------------------------------
@@ -382,10 +396,13 @@ def take_over(path: str, judged: os.stat_result, content: bytes | None,
     marker = win_marker(path, judged, judged_info)
     if marker is None:
         return False
+    won = time.monotonic()
     try:
         current = read_lock(path)  # open(): also revalidates NFS's cached attributes
         if current is None or not same_lock(current, judged, judged_info):
             return False
+        if time.monotonic() - won > marker_timeout(judged_info) / 2:
+            return False  # this process was frozen: its marker may count as abandoned
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -432,7 +449,7 @@ def remove_leftovers(directory: str) -> int:
             doomed = _marker_is_orphan(path)
         elif name.startswith('.') and (name.endswith('.new') or name.startswith('.clock.')):
             try:
-                doomed = time.time() - os.lstat(path).st_mtime > LEFTOVER_AGE
+                doomed = fs_now(directory) - os.lstat(path).st_mtime > LEFTOVER_AGE
             except FileNotFoundError:
                 continue
         else:
@@ -457,12 +474,23 @@ def _marker_is_orphan(marker: str) -> bool:
 
 def refresh(path: str, token: str) -> bool:
     """Touch the lock file `path` if it is still ours (holds `token`) and not failed;
-    return whether it was touched."""
-    found = read_lock(path)
-    if found is None or found[1].token != token or found[0].st_mtime == FAILED_LOCK_MTIME:
-        return False  # lost (taken over while we were frozen), released, or failed
+    return whether it was touched.
+
+    The file checked is the file touched (through one open file): were the lock taken
+    over in between, the old file would be touched, not the new owner's.
+    """
     try:
-        touch(path)
+        with open_regular(path) as lock:
+            info = parse_lock(lock.read(4096).decode('utf-8', 'replace'))
+            if info.token != token or os.fstat(lock.fileno()).st_mtime == FAILED_LOCK_MTIME:
+                return False  # lost (taken over while we were frozen), or failed
+            if os.utime in os.supports_fd:
+                os.utime(lock.fileno())
+                return True
+    except (FileNotFoundError, NotARegularFileError):
+        return False  # released, or replaced by something jug did not write
+    try:
+        touch(path)  # (no utime of an open file on this platform)
     except FileNotFoundError:
         return False
     return True

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .redis_store import redis_store
 
 __all__ = ['redis_lock', 'refresh_leases', 'owner_stale_reason', 'LOCK', 'OWNER', 'LOCKED',
-           'FAILED', 'COMMIT']
+           'FAILED', 'COMMIT', 'COMMITTED']
 
 # --- layout (compatibility constants) --------------------------------------------------
 
@@ -98,6 +98,16 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
 end
 return 0
 """
+#: Delete a lock without owner nor expiry (Jug 2.7's, or a failed one) if its value is
+#: still ARGV[1]: not one that another worker took meanwhile.
+_REMOVE_UNOWNED = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 0
+    and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
 #: L -> F (plain SET: no expiry, failed locks never expire; no owner any more); F stays.
 #: With an owner (ARGV[1] not empty), only if the lock is still held by it.
 _FAIL = """
@@ -113,12 +123,16 @@ end
 return 0
 """
 #: The commit of a task (:meth:`jug.backends.redis_store.redis_store.commit`): KEYS =
-#: result, record, failure mark, lock, owner; ARGV[1] = the encoded result, ARGV[2] =
-#: the record, ARGV[3] = '1' if there is a record, ARGV[4] = the owner ('': a lock this
-#: process does not hold, deleted whoever holds it, as Jug 2.7 does).  Returns 0,
-#: storing nothing, if the lock is not held by that owner any more.
+#: result, record, failure mark, lock, owner, commit receipt; ARGV[1] = the encoded
+#: result, ARGV[2] = the record, ARGV[3] = '1' if there is a record, ARGV[4] = the owner
+#: ('': a lock this process does not hold, deleted whoever holds it, as Jug 2.7 does).
+#: Returns 0, storing nothing, if the lock is not held by that owner any more.  The
+#: receipt (the owner, for a minute) makes a retry after a lost reply return 1.
 COMMIT = """
 if ARGV[4] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[4] then
+  if redis.call('GET', KEYS[6]) == ARGV[4] then
+    return 1
+  end
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -126,8 +140,13 @@ if ARGV[3] == '1' then
   redis.call('SET', KEYS[2], ARGV[2])
 end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[4], 'PX', 60000)
+end
 return 1
 """
+#: Ours: the receipt of a commit (see COMMIT).
+COMMITTED = b'committed:'
 
 
 # --- owners ------------------------------------------------------------------------------
@@ -344,10 +363,13 @@ class redis_lock(base_lock):
             return False
         heartbeat.drop(self.lease_key)  # in case this very process held it
         if owner is None:
-            client = self.connection.client
-            self.connection.run(lambda: client.delete(self.fullname, self.ownername))
-            return True
+            return bool(self._run_script(_REMOVE_UNOWNED, value))
         return bool(self._run_script(_RELEASE, owner))
+
+    def remove_if_failed(self) -> bool:
+        """Remove the lock if it is marked failed; return whether it was removed (only
+        the failed lock: not one that another worker took meanwhile)."""
+        return bool(self._run_script(_REMOVE_UNOWNED, FAILED))
 
 
 # --- the heartbeat's refresh -------------------------------------------------------------

@@ -13,7 +13,9 @@ and, beside it (Jug 2.7 never reads these keys):
   only), with the same expiry;
 * ``b'record:' + key`` — the run record of ``key`` (:mod:`jug.records`), compact JSON;
 * ``b'failure:' + key`` — a copy of that record while the task's last run failed (its
-  *failure mark*, read by workers about to run the task; ``commit`` deletes it).
+  *failure mark*, read by workers about to run the task; ``commit`` deletes it);
+* ``b'committed:' + key`` — for a minute after a commit, the owner that committed (so
+  that the retry of a commit whose reply was lost knows it succeeded).
 
 Cost.  Each operation is one round trip (``commit`` stores a result and its record
 and releases its lock in one); the connection, its retries and batching are
@@ -34,7 +36,7 @@ from .encode import decode, encode
 from .leases import heartbeat
 from .redis_client import (DEFAULT_RETRY_TIME, RedisConnection, masked,  # noqa: F401
                            parse_url)
-from .redis_locks import COMMIT, LOCK, OWNER, redis_lock
+from .redis_locks import COMMIT, COMMITTED, LOCK, OWNER, redis_lock
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -168,7 +170,8 @@ class redis_store(base_store):
         lock = redis_lock(self, key)
         commit = self.connection.script(COMMIT)
         stored = self.connection.run(lambda: commit(
-            keys=[_RESULT + key, _RECORD + key, _FAILURE + key, lock.fullname, lock.ownername],
+            keys=[_RESULT + key, _RECORD + key, _FAILURE + key, lock.fullname, lock.ownername,
+                  COMMITTED + key],
             args=[data, record_data, '0' if record is None else '1', lock.owner() or '']))
         lock.forget()
         return bool(stored)

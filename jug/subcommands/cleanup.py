@@ -56,10 +56,7 @@ class CleanupCommand(SubCommand):
         if options.cleanup_failed_only:
             removed = 0
             for name in list(store.listlocks()):
-                lock = store.getlock(name)
-                if lock.is_failed():
-                    lock.release()
-                    removed += 1
+                removed += store.getlock(name).remove_if_failed()
             options.print_out(f'Removed {removed} failure locks')
             return
         removed = store.cleanup(_task_module.alltasks, keeplocks=True)

@@ -427,3 +427,96 @@ def test_the_heartbeat_finds_a_lock_taken_in_another_working_directory(tmp_path,
     lock.release()
     monkeypatch.chdir(tmp_path / 'first')
     started_here.release()
+
+
+def test_an_interrupted_fenced_step_leaves_no_marker(store, monkeypatch):
+    """Ctrl-C (or SIGTERM, or an I/O error) right after the marker was won: the marker
+    goes with it, or the release that follows would wait for it to be abandoned."""
+    lock = store.getlock(KEY)
+    assert lock.get()
+    monkeypatch.setattr(lock, '_check_own', lambda token: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        with lock.fenced():
+            pass
+    monkeypatch.undo()
+    assert [n for n in os.listdir(os.path.dirname(lock.fullname)) if 'takeover' in n] == []
+    lock.release()
+    assert store.listlocks() == []
+
+
+def test_a_lock_linked_before_its_temp_file_vanished_is_taken(store, monkeypatch):
+    """The link succeeded, then the temp file was removed by someone else (or an NFS
+    retry): the lock is ours, not an orphan nobody refreshes."""
+    real_link = os.link
+
+    def link_then_lose_the_temp(source, target):
+        real_link(source, target)
+        os.unlink(source)
+    monkeypatch.setattr(os, 'link', link_then_lose_the_temp)
+    lock = store.getlock(KEY)
+    assert lock.get()
+    monkeypatch.undo()
+    assert leases.heartbeat.token(lock.fullname) == parse_lock(_text(lock.fullname)).token
+    lock.release()
+    assert store.listlocks() == []
+
+
+def test_fs_now_ignores_steps_of_this_hosts_clock(store, monkeypatch):
+    locks = os.path.join(store.jugdir, 'locks')
+    os.makedirs(locks)
+    before = lockfiles.fs_now(locks)
+    real_time = time.time
+    monkeypatch.setattr(time, 'time', lambda: real_time() + 150)  # e.g. NTP steps it
+    assert abs(lockfiles.fs_now(locks) - before) < 5
+
+
+def test_the_heartbeat_never_touches_a_lock_that_replaced_ours(store, monkeypatch):
+    """Between reading the token and touching the file, the lock was taken over: the
+    touch goes to our old file, not to the new owner's (which may be marked failed)."""
+    lock = store.getlock(KEY)
+    os.makedirs(os.path.dirname(lock.fullname))
+    lockfiles.create_lock(lock.fullname, b'x\nJug-lease: 5 - ours - 0.05\n')
+    real_parse = lockfiles.parse_lock
+
+    def taken_over_meanwhile(text):
+        os.unlink(lock.fullname)
+        lockfiles.create_lock(lock.fullname, _remote(token='elsewhere:7:theirs').encode())
+        os.utime(lock.fullname, (FAILED_LOCK_MTIME, FAILED_LOCK_MTIME))
+        return real_parse(text)
+    monkeypatch.setattr(lockfiles, 'parse_lock', taken_over_meanwhile)
+    assert lockfiles.refresh(lock.fullname, 'ours') is True  # (it touched its own file)
+    monkeypatch.undo()
+    assert lock.is_failed() and 'theirs' in _text(lock.fullname)
+
+
+def test_remove_if_failed_removes_only_the_failed_lock_it_saw(store, monkeypatch):
+    lock = _write_lock(store, _remote(), mtime=FAILED_LOCK_MTIME)
+    assert lock.remove_if_failed() and store.listlocks() == []
+    assert not store.getlock(KEY).remove_if_failed()  # nothing there
+    lock = _write_lock(store, _remote(), mtime=FAILED_LOCK_MTIME)
+    real_take_over = lockfiles.take_over
+
+    def replaced_meanwhile(path, judged, content, info):
+        os.unlink(path)
+        lockfiles.create_lock(path, _remote(token='elsewhere:8:live').encode())
+        return real_take_over(path, judged, content, info)
+    monkeypatch.setattr(file_locks, 'take_over', replaced_meanwhile)
+    assert not lock.remove_if_failed()
+    assert 'elsewhere:8:live' in _text(lock.fullname)
+
+
+def test_a_takeover_frozen_after_winning_its_marker_gives_up(store, monkeypatch):
+    lock = _write_lock(store, _remote(lease=5), mtime=time.time() - 60)
+    judged, info = read_lock(lock.fullname)
+    clock = [time.monotonic()]
+    monkeypatch.setattr(lockfiles.time, 'monotonic', lambda: clock[0])
+    real_read = lockfiles.read_lock
+
+    def frozen_for_an_hour(path):
+        clock[0] += 3600
+        return real_read(path)
+    monkeypatch.setattr(lockfiles, 'read_lock', frozen_for_an_hour)
+    assert not lockfiles.take_over(lock.fullname, judged, b'new', info)
+    monkeypatch.undo()
+    assert 'elsewhere:1:' in _text(lock.fullname)

@@ -136,8 +136,8 @@ def test_helper_handles_hold_and_drop():
     assert helper.handle({'op': 'hold', 'key': 'k', 'token': 't', 'kind': 'file',
                           'params': {'path': '/nonexistent'}, 'interval': 0.5}) is None
     assert 0 < helper.sleep_time() <= 0.5
-    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': False}) is None
-    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': True}) == 'ok'  # twice: fine
+    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': 0}) is None
+    assert helper.handle({'op': 'drop', 'key': 'k', 'ack': 7}) == 'ok 7'  # twice: fine
     assert helper.held == {}
 
 
@@ -199,3 +199,40 @@ def test_the_helper_ignores_signals_sent_to_the_whole_process_group(beat, tmp_pa
     beat.hold(_file_lease(b), 0.05)
     beat.drop(b, wait=True)  # answered: the helper handled the signals and lives on
     assert beat._link.alive() and beat.helper_pid() == helper
+
+
+def test_the_helper_starts_whatever_the_working_directory_holds(beat, tmp_path,
+                                                               monkeypatch):
+    """``python -m`` would import a ``jug`` found in the working directory (another
+    checkout of Jug, a jugfile called jug.py) instead of this one."""
+    (tmp_path / 'jug').mkdir()
+    (tmp_path / 'jug' / '__init__.py').write_text('raise ImportError("not this jug")\n')
+    monkeypatch.chdir(tmp_path)
+    path = _lock_file(tmp_path)
+    beat.hold(_file_lease(path), 0.05)
+    assert beat.helper_pid() is not None  # a helper process, not the thread fallback
+    _wait_for(lambda: _refreshed(path), what='a refresh')
+
+
+def test_a_helper_that_cannot_start_is_replaced_by_a_thread(beat, tmp_path, monkeypatch,
+                                                           caplog):
+    from jug.backends import subprocesses
+    monkeypatch.setattr(subprocesses, '_BOOTSTRAP', 'import sys; sys.exit(1)  # {module}')
+    path = _lock_file(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        beat.hold(_file_lease(path), 0.05)
+    assert 'did not start' in caplog.text and 'refreshed by a thread' in caplog.text
+    _wait_for(lambda: _refreshed(path), what='the thread to refresh')
+
+
+def test_a_zombie_is_not_alive():
+    """A process that exited but was not reaped yet holds its pid: it is gone all the
+    same (its locks are stale)."""
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    _wait_for(lambda: leases._process_state(child.pid) in (b'Z', b'X', None),
+              what='the child to exit')
+    try:
+        assert not leases.pid_alive(child.pid)
+    finally:
+        child.wait()
+    assert leases.pid_alive(os.getpid())

@@ -313,3 +313,56 @@ def test_close_stops_refreshing(redis_url, raw):
     s.close()
     assert heartbeat.token(lock.lease_key) is None
     assert raw.get(LOCK) == b'L'  # left to expire
+
+
+def test_cleanup_never_deletes_a_lock_taken_after_it_looked(store, raw, monkeypatch):
+    """cleanup saw a Jug 2.7 lock (no owner); meanwhile it was released and a worker of
+    ours took the lock: that worker's lock stays."""
+    lock = store.getlock(H1)
+    assert lock.get()
+    theirs = raw.get(OWNER)
+    cleaner = redis_store(store.url).getlock(H1)
+    monkeypatch.setattr(cleaner, '_look', lambda: (b'L', -1, None))  # what it saw
+    assert not cleaner.remove_unless_live()
+    assert raw.get(LOCK) == b'L' and raw.get(OWNER) == theirs
+    monkeypatch.undo()
+    lock.release()
+    raw.set(LOCK, b'L')  # a real Jug 2.7 lock: removed
+    assert cleaner.remove_unless_live() and raw.exists(LOCK) == 0
+    cleaner.store.close()
+
+
+def test_remove_if_failed_removes_only_a_failed_lock(store, raw):
+    lock = store.getlock(H1)
+    assert lock.get()
+    assert not store.getlock(H1).remove_if_failed()  # held, not failed
+    assert raw.get(LOCK) == b'L'
+    assert lock.fail()
+    assert store.getlock(H1).remove_if_failed()
+    assert raw.exists(LOCK, OWNER) == 0
+
+
+def test_commit_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
+    """The commit script ran, but its reply was lost: the retry reports success (the
+    result is this worker's), not a lost lock."""
+    import redis.exceptions
+    from jug.backends.redis_locks import COMMIT
+    store.can_load(H1)  # contacted: connection errors are retried
+    lock = store.getlock(H1)
+    assert lock.get()
+    script = store.connection.script(COMMIT)
+    calls = []
+
+    def flaky(keys, args):
+        calls.append(1)
+        result = type(script).__call__(script, keys=keys, args=args)
+        if len(calls) == 1:
+            raise redis.exceptions.ConnectionError('reply lost')
+        return result
+    real_script = store.connection.script
+    monkeypatch.setattr(store.connection, 'script',
+                        lambda text: flaky if text == COMMIT else real_script(text))
+    monkeypatch.setattr(redis_client, '_backoff_sleep', lambda s: None)
+    assert store.commit('v', H1, {'r': 1}) is True
+    assert len(calls) == 2
+    assert store.load(H1) == 'v' and raw.exists(LOCK, OWNER) == 0
