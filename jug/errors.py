@@ -18,6 +18,9 @@ An exception raised by a store keeps its own type (callers catch e.g.
 ``PermissionError``); :func:`mark_store_error` adds, as a note (PEP 678), the one line
 ``main`` shows for it.
 
+:class:`MissingResultError` (``value()`` of a task without a result) is an
+``AssertionError``, as Jug 2.7's was, and reaches the user as it is.
+
 This module imports nothing from jug.
 """
 from __future__ import annotations
@@ -56,6 +59,11 @@ class OptionError(JugError):
     """An option value is invalid."""
 
     exit_code = EXIT_USAGE
+
+
+class MissingOptionError(OptionError, ValueError):
+    """A command was given none of the options it needs one of (a ``ValueError`` for
+    the callers of the command functions, as before)."""
 
 
 class DependencyCycleError(JugError):
@@ -135,10 +143,13 @@ class JugExit(SystemExit):
 
 
 class StopRequested(JugExit):
-    """``jug execute`` stops, exit code 0: a ``JUG_MAX_*`` limit or the stop file."""
+    """``jug execute`` stops, exit code 0: a ``JUG_MAX_*`` limit or the stop file.
+
+    ``main`` says why in one line (``jug: stopping: <reason>``).
+    """
 
     def __init__(self, reason: str) -> None:
-        super().__init__(0)
+        super().__init__(0, f'jug: stopping: {reason}')
         self.reason = reason
 
 
@@ -177,3 +188,24 @@ def store_error_message(error: BaseException) -> str | None:
         if isinstance(note, str) and note.startswith(_STORE_NOTE):
             return note[len(_STORE_NOTE):]
     return None
+
+
+class MissingResultError(AssertionError):
+    """``value(t)`` of a task whose result is not stored (docs/idioms.rst).
+
+    An ``AssertionError``, which Jug 2.7's ``Task.load`` raised: its callers' ``except``
+    clauses still catch it.  Attributes: ``name``, ``hash`` (hex str) and ``store``.
+    """
+
+    name: str
+    hash: str
+    store: object
+
+    @classmethod
+    def of(cls, name: str, key: bytes, store: object, command: str) -> MissingResultError:
+        """The error for task `name` (key `key`) missing in `store`; `command` runs it."""
+        text = key.decode('ascii', 'replace')
+        error = cls(f'Task {name} (hash {text}) has no result in {store!r}: '
+                    f'run `{command}` first.')
+        error.name, error.hash, error.store = name, text, store
+        return error

@@ -51,6 +51,7 @@ class NoLoad(Tasklet):
     Attributes
     ----------
     base : Task
+        The wrapped task; ``value(x.base)`` loads its value.
     """
 
     __slots__ = ()
@@ -227,8 +228,10 @@ def print_task_summary_table(options: Any,
     Usage: ``print_task_summary_table(options, [('Executed', executed), ('Loaded', loaded)])``
 
     With ``options.short``, print only one total line per group and a grand total.
-    Otherwise print a header, one row per task name (sorted; long names are wrapped
-    onto indented continuation lines) and a ``Total`` row, sized to the terminal.
+    Otherwise print a header, one row per task name (sorted) and a ``Total`` row, sized
+    to the terminal.  On a terminal, long names are wrapped onto indented continuation
+    lines (as Jug 2.7 does); when standard output is not a terminal (a pipe, a file)
+    they are not, so that each name stays on one line for the programs that read it.
 
     Parameters
     ----------
@@ -260,8 +263,10 @@ def print_task_summary_table(options: Any,
     print_out(line([title for title, _ in groups], 'Task name'))
     print_out('-' * rule_length)
     names = sorted(set().union(*(counts.keys() for _, counts in groups)))
+    wrap = sys.stdout.isatty()
     for name in names:
-        first, *rest = textwrap.wrap(name, width - len(_WRAP_INDENT)) or ['']
+        first, *rest = (textwrap.wrap(name, width - len(_WRAP_INDENT)) if wrap else [name]) \
+            or ['']
         print_out(line([counts.get(name, 0) for _, counts in groups], first))
         for piece in rest:
             print_out(line(blank_cells, _WRAP_INDENT + piece))

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import sys
+import time
 
 from .backends.select import is_shared
 from .errors import OptionError
 from .jug import check_jugfile, main
+from .progress import (Counts, LineDisplay, choose_display, combine, read_snapshot,
+                       shows_line, snapshot_path)
 from .summary import RunSummary
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -55,6 +59,10 @@ _VALUES = {
     'execute_pattern': '--pattern',
     'verbose': '--verbose',
 }
+
+
+#: How often the parent shows the workers' combined progress (seconds).
+PROGRESS_INTERVAL = 0.2
 
 
 def parse_jobs(value: Any) -> int:
@@ -116,36 +124,67 @@ def worker_arguments(options: Options, report: str) -> list[str]:
 
 
 class _Worker:
-    """A worker process: its pid, and how to wait for its exit code."""
+    """A worker process: its pid, how to wait for its exit code, and the pipes its
+    relayed outputs go to."""
 
-    def __init__(self, pid: int, wait: Callable[[], int]) -> None:
+    def __init__(self, pid: int, wait: Callable[[], int], poll: Callable[[], int | None],
+                 outputs: dict[int, int]) -> None:
         self.pid = pid
+        self.outputs = outputs  # the pipes it writes to (read end → 1 or 2)
         self._wait = wait
+        self._poll = poll
         self.code: int | None = None
 
     def wait(self) -> int:
         """Wait for the worker; return its exit code as a shell gives it (128 + N when
         killed by signal N)."""
         if self.code is None:
-            code = self._wait()
-            self.code = 128 - code if code < 0 else code
+            self._set(self._wait())
+        assert self.code is not None
         return self.code
 
+    def poll(self) -> bool:
+        """Whether the worker has exited (without waiting)."""
+        if self.code is None:
+            code = self._poll()
+            if code is not None:
+                self._set(code)
+        return self.code is not None
 
-def _start(arguments: list[str]) -> _Worker:
-    """Start a worker running ``jug`` with `arguments`, in its own process group.
+    def _set(self, code: int) -> None:
+        self.code = 128 - code if code < 0 else code
+
+
+def _start(arguments: list[str], relayed: list[int]) -> _Worker:
+    """Start a worker running ``jug`` with `arguments`, in its own process group; its
+    outputs `relayed` (1: stdout, 2: stderr) go to pipes (``_Worker.outputs``).
 
     Forked where the system can (cheap: jug is imported already, and the jugfile is
     not loaded yet, so no thread runs); started as ``python -m jug`` elsewhere.
     """
     if not hasattr(os, 'fork'):
-        return _spawn(arguments)
+        return _spawn(arguments, relayed)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or the child would write the parent's buffered output again
+    pipes = {target: os.pipe() for target in relayed}
     pid = os.fork()
     if pid == 0:
+        for target, (read_end, write_end) in pipes.items():
+            os.dup2(write_end, target)
+            os.close(read_end)
+            os.close(write_end)
         _run_forked(arguments)  # never returns
-    return _Worker(pid, lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    for _, write_end in pipes.values():
+        os.close(write_end)
+    return _Worker(pid, lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]),
+                   lambda: _exited(pid),
+                   {read_end: target for target, (read_end, _) in pipes.items()})
+
+
+def _exited(pid: int) -> int | None:
+    """The exit code of the child `pid` if it has exited (it is then reaped), else None."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if done else None
 
 
 def _run_forked(arguments: list[str]) -> NoReturn:
@@ -181,7 +220,7 @@ def _exit_status(e: SystemExit) -> int:
     return 1
 
 
-def _spawn(arguments: list[str]) -> _Worker:
+def _spawn(arguments: list[str], relayed: list[int]) -> _Worker:
     """Start a worker as ``python -m jug``, this very copy of jug first on the path."""
     import subprocess  # lazy, as this module: only -j needs it
     env = dict(os.environ)
@@ -190,8 +229,12 @@ def _spawn(arguments: list[str]) -> _Worker:
         [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     command = [sys.executable, '-m', 'jug', *arguments]
     group = {'process_group': 0} if sys.version_info >= (3, 11) else {'preexec_fn': os.setpgrp}
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **group)
-    return _Worker(process.pid, process.wait)
+    pipes = {target: subprocess.PIPE if target in relayed else None for target in (1, 2)}
+    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                               stdout=pipes[1], stderr=pipes[2], **group)
+    outputs = {stream.fileno(): target
+               for target, stream in ((1, process.stdout), (2, process.stderr)) if stream}
+    return _Worker(process.pid, process.wait, process.poll, outputs)
 
 
 def run_workers(options: Options, jobs: int) -> tuple[RunSummary | None, int]:
@@ -224,11 +267,14 @@ def run_workers(options: Options, jobs: int) -> tuple[RunSummary | None, int]:
                     pass  # it exited; wait() collects it
     # installed before the first worker starts: no signal may find a worker unknown
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    relayed = _relayed_outputs()
     try:
         for report in reports:
-            workers.append(_start(worker_arguments(options, report)))
+            workers.append(_start(worker_arguments(options, report), relayed))
         logging.info(f'Started {jobs} workers: pids {", ".join(str(w.pid) for w in workers)}')
-        codes = [worker.wait() for worker in workers]
+        # (shown once the workers are started: no thread may run when they are forked)
+        display = choose_display(bool(options.execute_progress))
+        codes = _wait_for_workers(workers, reports, display)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -239,6 +285,97 @@ def run_workers(options: Options, jobs: int) -> tuple[RunSummary | None, int]:
                              f'stopped with exit code {code} before writing its summary\n')
     written = [s for s in summaries if s is not None]
     return (RunSummary.merge(written) if written else None), max(codes)
+
+
+def _relayed_outputs() -> list[int]:
+    """The outputs (1: stdout, 2: stderr) of the workers that the parent relays: those
+    on the terminal of its live line, so that what the workers print goes above it."""
+    if not shows_line():
+        return []
+    return [target for target in (1, 2) if os.isatty(target)]
+
+
+def _wait_for_workers(workers: list, reports: list, display: Any) -> list:
+    """Wait for every worker; return their exit codes.  With a `display`, show the
+    combined progress of the workers (from the counts each writes beside its report)
+    every :data:`PROGRESS_INTERVAL` seconds meanwhile, and relay their outputs."""
+    if display is None:
+        return [worker.wait() for worker in workers]
+    started = time.monotonic()
+    paths = [snapshot_path(report) for report in reports]
+    relay = _Relay(display, {source: target for worker in workers
+                             for source, target in worker.outputs.items()})
+
+    def counts() -> Counts:
+        return combine([s for s in map(read_snapshot, paths) if s is not None], started)
+    try:
+        shown = 0.0
+        while not all([worker.poll() for worker in workers]):
+            if time.monotonic() - shown >= PROGRESS_INTERVAL:
+                shown = time.monotonic()
+                now = counts()
+                if now.total:  # (nothing to say before the workers have loaded the jugfile)
+                    display.show(now)
+            relay.pump(PROGRESS_INTERVAL)
+    finally:
+        relay.finish()
+        display.close(counts())
+    return [worker.wait() for worker in workers]
+
+
+class _Relay:
+    """Copies what the workers write to the pipes `sources` (read end → 1 or 2) to this
+    process's stdout or stderr, whole lines at a time, above the line of `display`."""
+
+    def __init__(self, display: LineDisplay, sources: dict[int, int]) -> None:
+        self.display = display
+        self.sources = sources
+        self.partial = {source: b'' for source in sources}
+
+    def pump(self, timeout: float) -> None:
+        """Relay what arrives within `timeout` seconds (or only wait, with no pipe)."""
+        if not self.sources:
+            time.sleep(timeout)
+            return
+        ready, _, _ = select.select(list(self.sources), [], [], timeout)
+        for source in ready:
+            data = os.read(source, 65536)
+            if not data:
+                self._close(source)
+                continue
+            lines, newline, self.partial[source] = \
+                (self.partial[source] + data).rpartition(b'\n')
+            if newline:
+                self._relay(source, lines + newline)
+
+    def finish(self) -> None:
+        """Relay what is left once the workers have exited, and close the pipes (a
+        helper of a worker may still hold one open: what is not there now is dropped)."""
+        while self.sources and self._has_data():
+            self.pump(0)
+        for source in list(self.sources):
+            self._close(source)
+
+    def _has_data(self) -> bool:
+        return bool(select.select(list(self.sources), [], [], 0)[0])
+
+    def _close(self, source: int) -> None:
+        if self.partial[source]:
+            self._relay(source, self.partial[source])
+        os.close(source)
+        del self.sources[source], self.partial[source]
+
+    def _relay(self, source: int, data: bytes) -> None:
+        target = self.sources[source]
+        self.display.write_above(lambda: _write_all(target, data))
+
+
+def _write_all(target: int, data: bytes) -> None:
+    """Write `data` to the file descriptor `target`, after what Python buffers for it."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    while data:
+        data = data[os.write(target, data):]
 
 
 def _new_report_file() -> str:
@@ -259,6 +396,10 @@ def _read_report(path: str) -> RunSummary | None:
             os.unlink(path)
         except OSError:
             pass
+    try:
+        os.unlink(snapshot_path(path))
+    except OSError:
+        pass
     if not text:
         return None
     try:

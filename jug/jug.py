@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 import traceback
 import types
@@ -33,6 +34,9 @@ _is_jug_running = False
 EXIT_STORE_ERROR = 1
 #: Exit code after Ctrl-C (SIGINT), the shell's convention of 128 + signal number.
 EXIT_INTERRUPTED = 130
+#: Exit code when stdout or stderr is a pipe whose reader is gone (``jug status | head
+#: -1``): 128 + SIGPIPE, what the shell reports for any program a closed pipe stopped.
+EXIT_BROKEN_PIPE = 141
 
 
 
@@ -92,7 +96,10 @@ def init(jugfile: str | None = None, jugdir: Any = None, on_error: str = 'exit',
     jugfile : str, optional
         Path of the jugfile (default ``jugfile.py``).
     jugdir : str or store, optional
-        Where results are stored (see ``jug.backends.select``).
+        Where results are stored (see ``jug.backends.select``).  If None: the
+        command line's default ``<jugfile minus .py>.jugdata`` if that directory
+        exists, else Jug 2.7's default ``jugdata`` if it exists, else the former
+        (docs/idioms.rst).
     on_error : {'exit', 'propagate'}
         What to do when the jugfile raises: log and exit 1, or re-raise.
     store : store, optional
@@ -100,13 +107,18 @@ def init(jugfile: str | None = None, jugdir: Any = None, on_error: str = 'exit',
 
     Returns
     -------
-    store : the store (``Task.store``, which the jugfile may have replaced)
-    jugspace : dict, the jugfile module's namespace
+    store : store
+        The store of the tasks (``Task.store``, which the jugfile may have replaced).
+    jugspace : dict
+        The jugfile module's namespace (its names: tasks, functions, variables).
     """
     assert on_error in ('exit', 'propagate'), f'init: invalid on_error={on_error!r}'
     if jugfile is None:
         jugfile = 'jugfile.py'
+    if jugdir is None and store is None:
+        jugdir = default_jugdir(jugfile)
     set_jugdir(jugdir if store is None else store)
+    _task_module.execute_command = _execute_command(jugfile, jugdir)
     here = os.path.abspath('.')
     if not sys.path or sys.path[0] != here:
         sys.path.insert(0, here)
@@ -122,8 +134,45 @@ def init(jugfile: str | None = None, jugdir: Any = None, on_error: str = 'exit',
     except BarrierError:
         jugspace['__jug__hasbarrier__'] = True
     except Exception as e:
+        if isinstance(e, BrokenPipeError) and _closed_outputs():
+            raise  # stdout was closed (| head -1): main ends quietly
         _jugfile_error(jugfile, e, on_error)
     return _task_module.Task.store, jugspace
+
+
+def default_jugdir(jugfile: str) -> str:
+    """Return the jugdir ``init`` uses for `jugfile` when given none.
+
+    Usage: ``default_jugdir('pipeline.py')``  →  ``'pipeline.jugdata'``
+
+    The command line's default, ``%(jugfile)s.jugdata`` (``pipeline.jugdata``), if that
+    directory exists; else Jug 2.7's default for ``init``, ``jugdata``, if it exists;
+    else the command line's (where ``jug execute pipeline.py`` will write).
+    """
+    ours = _command_line_jugdir(jugfile)
+    if not os.path.isdir(ours) and os.path.isdir(_JUG27_JUGDIR):
+        return _JUG27_JUGDIR
+    return ours
+
+
+#: Where Jug 2.7's ``init`` (and ``jug.set_jugdir(None)``) stores results.
+_JUG27_JUGDIR = 'jugdata'
+
+
+def _command_line_jugdir(jugfile: str) -> str:
+    """The default ``--jugdir`` of the command line for `jugfile` (as ``parse`` makes it)."""
+    return jugfile[:-3] + '.jugdata'
+
+
+def _execute_command(jugfile: str, jugdir: Any) -> str:
+    """The command that computes the results of `jugfile` in `jugdir` (for messages)."""
+    command = 'jug execute ' + shlex.quote(jugfile)
+    if isinstance(jugdir, str) and jugdir != _command_line_jugdir(jugfile):
+        if jugdir.startswith('redis:'):
+            from .backends.redis_client import masked  # lazy: rarely needed
+            jugdir = masked(jugdir)  # no password in messages
+        command += ' --jugdir ' + shlex.quote(jugdir)
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -136,14 +185,24 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if argv is None:
         argv = sys.argv
     try:
-        retval = _main(argv)
-    except JugExit as e:  # a command's own exit code (check, execute...)
-        if e.message:
-            sys.stderr.write(e.message + '\n')
-        retval = e.exit_status
-    except KeyboardInterrupt:
-        sys.stderr.write('jug: interrupted\n')
-        retval = EXIT_INTERRUPTED
+        try:
+            retval = _main(argv)
+        except JugExit as e:  # a command's own exit code (check, execute...)
+            if e.message:
+                sys.stderr.write(e.message + '\n')
+            retval = e.exit_status
+        except KeyboardInterrupt:
+            sys.stderr.write('jug: interrupted\n')
+            retval = EXIT_INTERRUPTED
+        except SystemExit:  # argparse's (--help, --version, errors): passes through
+            _quiet_if_closed()
+            raise
+        _flush_outputs()  # now, not at exit, where Python reports a closed pipe
+    except BrokenPipeError:
+        if not _closed_outputs():
+            raise  # some other pipe (e.g. one a task writes to): a real error
+        retval = EXIT_BROKEN_PIPE
+    _quiet_if_closed()  # also for what atexit functions write, and the flush at exit
     sys.exit(retval)  # the one place where jug ends the process
 
 
@@ -174,6 +233,8 @@ def _report(options: Options, error: Exception) -> int | None:
 
     Must be called while ``error`` is being handled (the debugger inspects it).
     """
+    if isinstance(error, BrokenPipeError) and _closed_outputs():
+        return None  # stdout or stderr was closed (| head -1): main ends quietly
     message = str(error) if isinstance(error, JugError) else store_error_message(error)
     if message is not None:
         if options.debug:
@@ -186,6 +247,63 @@ def _report(options: Options, error: Exception) -> int | None:
         from .internal.debugger import debug_exception  # looked up at call time
         debug_exception()
     return 1
+
+
+# --- a closed stdout or stderr (``jug status | head -1``) --------------------------------
+# Ends jug quietly with EXIT_BROKEN_PIPE (docs/subcommands.rst).  Not by restoring the
+# default action of SIGPIPE, which Python ignores: a task writing to a pipe or a socket
+# that closes (a redis connection...) would then kill the worker without releasing its
+# locks, where it now gets an exception.
+
+def _flush_outputs() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not getattr(stream, 'closed', False):
+            stream.flush()
+
+
+def _closed_outputs() -> list[int]:
+    """Return the file descriptors among stdout's and stderr's whose reader is gone."""
+    fds = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fds.append(stream.fileno())  # None, or without fileno: caught below
+        except (AttributeError, ValueError, OSError):
+            continue  # None, closed, or not a file (e.g. captured by a test)
+    import select  # lazy: only main needs it
+    if not fds or not hasattr(select, 'poll'):
+        return []
+    poll = select.poll()
+    for fd in fds:
+        poll.register(fd, select.POLLOUT)
+    # a pipe (or socket) whose reader closed polls as an error
+    return [fd for fd, events in poll.poll(0) if events & select.POLLERR]
+
+
+def _discard_closed_outputs() -> None:
+    """Send what is written to a closed stdout or stderr to /dev/null from now on.
+
+    What Python's documentation recommends after a ``BrokenPipeError`` (its note on
+    SIGPIPE): else the flush at exit fails again, and Python prints that error.
+    """
+    closed = _closed_outputs()
+    if not closed:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in closed:
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _quiet_if_closed() -> None:
+    """Flush stdout and stderr; send what is still written to a closed one (now, or
+    at exit) to /dev/null."""
+    try:
+        _flush_outputs()
+    except BrokenPipeError:
+        pass  # its reader is gone: found below
+    _discard_closed_outputs()
 
 
 def main_execute() -> NoReturn:

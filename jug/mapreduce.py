@@ -142,6 +142,7 @@ def reduce(reducer: Callable[[Any, Any], Any], inputs: Iterable[Any],
     reducer : callable
         Associative ``reducer(a, b)``.
     inputs : sequence
+        The values (or tasks) to combine.
     reduce_step : int, optional
         Partial results per reduce task (default 8).
 
@@ -193,6 +194,7 @@ def currymap(mapper: Callable[..., Any], seq: Iterable[Any], map_step: int = 4) 
     mapper : callable
         A function or a TaskGenerator.
     seq : sequence of tuples
+        The arguments of each call: ``f(*args)`` for each tuple ``args``.
     map_step : int, optional
         Elements per task (default 4).
 

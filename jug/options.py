@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``argparse`` parser of the ``jug`` command with every subcommand."""
     cmdapi = commands()
     parser = argparse.ArgumentParser(prog='jug', description=cmdapi.usage(_print=False, exit=False),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=cmdapi.help_formatter)
     parser.add_argument('--version', action='version', version=__version__)
     parser.add_argument('--print-completion', choices=['bash', 'zsh', 'tcsh'],
                         action=_PrintCompletionAction,
@@ -282,7 +282,9 @@ def parse(args: Sequence[str] | None = None,
     if '--' in args:
         split = args.index('--')
         args, passthrough = args[:split], args[split + 1:]
-    parsed = build_parser().parse_args(args)
+    parser = build_parser()
+    parsed = parser.parse_args(args)
+    _check_arguments(parser, parsed)
     chain = read_configuration_file(optionsfile, default_options)
     options = Options(chain)
     parsed.user_args = parsed.user_args + passthrough
@@ -298,10 +300,25 @@ def parse(args: Sequence[str] | None = None,
     return options
 
 
+def _check_arguments(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> None:
+    """Let the command check its arguments together (argparse checks them one by one):
+    its ``check_arguments(parsed)``, if it has one, returns what is wrong, and then the
+    command's usage and that line are printed and the exit code is 2, as argparse does."""
+    command = commands().get(parsed.subcommand)
+    check = getattr(command, 'check_arguments', None)
+    problem = check(parsed) if check is not None else None
+    if problem:
+        subparsers = next(action for action in parser._actions
+                          if isinstance(action, argparse._SubParsersAction))
+        subparsers.choices[parsed.subcommand].error(problem)
+
+
 def set_jugdir(jugdir: Any) -> Any:
     """Select the store for ``jugdir`` and install it as ``Task.store``; return it.
 
     Usage: ``store = set_jugdir('analysis.jugdata')``
+
+    ``None`` selects ``'jugdata'`` (Jug 2.7's default).
     """
     if jugdir is None:
         jugdir = 'jugdata'

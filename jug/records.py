@@ -13,6 +13,8 @@ host          the node name of the machine that ran it
 pid           the id of the worker process
 start, end    when it started and ended (seconds since the epoch)
 duration      ``end - start``, in seconds
+code          the fingerprint of the task's function's code (``jug.codeversions``),
+              when it has one
 peak_memory   the worker process's peak resident memory so far, in bytes
               (it includes earlier tasks of the same worker); None if unknown
 status        ``'finished'``, ``'failed'`` or ``'interrupted'`` (the worker was
@@ -32,6 +34,7 @@ status constants): tasks and stores are used through their methods (``name``, ``
 from __future__ import annotations
 
 import os
+import reprlib
 import sys
 import time
 
@@ -42,6 +45,7 @@ except ImportError:  # pragma: no cover (Windows)
 
 from .backends.base import STATUS_FAILED, STATUS_FINISHED, STATUS_INTERRUPTED
 from .backends.leases import nodename  # the host name exactly as lock files give it
+from .codeversions import task_fingerprint
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -49,7 +53,8 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 __all__ = ['start_record', 'finish_record', 'peak_memory', 'format_record', 'format_failure',
-           'traceback_tail', 'find_failed', 'failure_id', 'failure_line', 'STATUS_FINISHED',
+           'traceback_tail', 'find_failed', 'failure_id', 'failure_line', 'describe_call',
+           'STATUS_FINISHED',
            'STATUS_FAILED', 'STATUS_INTERRUPTED']
 
 #: How many characters of a task hash identify it in human-readable output.
@@ -80,16 +85,21 @@ def start_record(task: Any) -> dict:
     Returns
     -------
     dict
-        ``{'name', 'hash', 'host', 'pid', 'start'}``; complete it with
+        ``{'name', 'hash', 'host', 'pid', 'start'}`` and, for a task that runs a
+        function, ``'code'`` (:func:`jug.codeversions.fingerprint`); complete it with
         :func:`finish_record` once the task has run.
     """
-    return {
+    record = {
         'name': task.name,
         'hash': _hash_text(task.hash()),
         'host': nodename(),
         'pid': os.getpid(),
         'start': time.time(),
     }
+    code = task_fingerprint(task)
+    if code is not None:
+        record['code'] = code
+    return record
 
 
 def peak_memory() -> int | None:
@@ -293,6 +303,43 @@ def failure_line(record: dict) -> str:
     summary = _error_summary(error) if isinstance(error, dict) else 'failed'
     when = _local_time(record.get('end', record.get('start')))
     return f'{summary} (on {_host_pid(record)}, {when})'
+
+
+#: Longest description of a call (:func:`describe_call`), in characters.
+CALL_WIDTH = 100
+
+
+def describe_call(task: Any) -> str:
+    """A short form of what `task` computes: ``name(arg, ..., key=value)``.
+
+    Usage: ``describe_call(t)`` → ``"jugfile.process('img3.png', threshold=0.5)"``
+
+    Arguments that are tasks show as their task's name with ``(...)``; long values,
+    strings and containers are cut (:mod:`reprlib`); the whole is at most
+    :data:`CALL_WIDTH` characters.
+    """
+    short = _ShortRepr()
+    parts = [short.repr(a) for a in getattr(task, 'args', ())]
+    parts += [f'{k}={short.repr(v)}' for k, v in getattr(task, 'kwargs', {}).items()]
+    text = f'{task.name}({", ".join(parts)})'
+    return text if len(text) <= CALL_WIDTH else text[:CALL_WIDTH - 4] + '...)'
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib's short forms, with tasks shown by name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 40
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 4
+
+    def repr1(self, x: Any, level: int) -> str:
+        if getattr(type(x), '_jug_is_task', False):
+            base = x
+            while not hasattr(base, 'name') and hasattr(base, 'base'):
+                base = base.base  # a Tasklet: its task
+            return f'{getattr(base, "name", "task")}(...)'
+        return super().repr1(x, level)
 
 
 def format_failure(name: str, key: bytes | str, record: dict | None) -> list:

@@ -131,6 +131,9 @@ class ExecutionState:
         started (read once, at the start of the first pass): only those are retried.
     undone : Undone or None
         What the last pass left undone.
+    passes, pass_tasks : int
+        How many passes started (one, and one more after each barrier), and how many
+        tasks the current one has (what progress counts against).
     """
 
     def __init__(self) -> None:
@@ -140,6 +143,8 @@ class ExecutionState:
         self.errors: dict = {}
         self.failure_ids: dict | None = None
         self.undone: Undone | None = None
+        self.passes = 0
+        self.pass_tasks = 0
 
 
 def execution_loop(tasks: list[Task], options: Options,
@@ -168,6 +173,8 @@ def execution_loop(tasks: list[Task], options: Options,
                                            pattern=options.execute_pattern)
     if matcher is not None:
         tasks = [t for t in tasks if matcher(t.name)]
+    state.passes += 1
+    state.pass_tasks = len(tasks)
     skip = 0
     while skip < len(tasks) and tasks[skip].can_load():
         jug_hook('execute.task-loadable', (tasks[skip],))

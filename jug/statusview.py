@@ -6,10 +6,14 @@ is counted, titled and shown the same way everywhere.  The state of each task co
 from :func:`jug.taskstate.task_state` (one decision for all), asked against one
 listing of the store (no per-task system call); tasks locked by a worker that is gone
 are their own state, *stale*, shown in a column of its own only when there are some.
-Failures (:func:`jug.records.find_failed`) are attached when asked for.
+Failures (:func:`jug.records.find_failed`) are attached when asked for; otherwise a
+*note* says how many tasks failed in their last run (their locks were released, so the
+counts show them as ready or waiting), from the store's failure marks (one listing).
+Notes also say which results another version of their function's code computed
+(:mod:`jug.codeversions`).
 
 Imports the model (``jug.task``: while states are asked, ``Task.store`` is the listed
-store), ``jug.taskstate``, ``jug.records``, ``jug.gctuning`` and
+store), ``jug.taskstate``, ``jug.records``, ``jug.codeversions``, ``jug.gctuning`` and
 ``jug.backends.memoize_store``.
 """
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import task as _task_module
+from .backends.base import as_bytes
 from .backends.memoize_store import memoize_store
+from .codeversions import code_change_notes
 from .gctuning import fewer_collections
-from .records import find_failed
+from .records import describe_call, find_failed
 from .taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, task_state
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -49,10 +55,15 @@ class StatusView:
         What :func:`jug.records.find_failed` found, when it was asked for.
     interrupted : list of (name, key, record) or None
         With the failures: the tasks whose last run was interrupted.
+    notes : list of str
+        What the counts do not show: tasks that failed in their last run (their locks
+        were released, so they count as ready or waiting), results computed by another
+        version of their function's code.  Empty when there is nothing to say.
     """
 
     failures: list | None = None
     interrupted: list | None = None
+    notes: list
     # the counts of each state of STATES (set by __init__)
     failed: defaultdict[str, int]
     waiting: defaultdict[str, int]
@@ -64,6 +75,7 @@ class StatusView:
     def __init__(self) -> None:
         for state in STATES:
             setattr(self, state, defaultdict(int))
+        self.notes = []
 
     def add(self, state: str, name: str) -> None:
         """Count one task called ``name`` in ``state``."""
@@ -126,14 +138,42 @@ def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> S
     listed = memoize_store(store, list_base=True)
     view = StatusView()
     unfinished: list | None = [] if with_failures else None
+    marks = listed.failure_marks()  # one listing: tasks whose last run failed
+    failed_last = 0
+    finished: dict = defaultdict(list)  # name -> finished tasks (for code versions)
     for t, state in _states(tasks, listed):
         view.add(state, t.name)
-        if unfinished is not None and state != FINISHED:
-            unfinished.append((t.name, t.hash()))
+        if state == FINISHED:
+            finished[t.name].append(t)
+            continue
+        if unfinished is not None:
+            unfinished.append((describe_call(t), t.hash()))
+        if marks and t.hash() in marks:
+            failed_last += 1
     if unfinished is not None:
         view.interrupted = []
         view.failures = find_failed(listed, unfinished, view.interrupted)
+    elif failed_last:
+        view.notes.append(failure_note(failed_last))
+    view.notes.extend(code_change_notes(listed, finished))
     return view
+
+
+def failure_note(count: int) -> str:
+    """The line saying that `count` tasks failed in their last run."""
+    if count == 1:
+        return ('1 task failed in its last run (jug status --failed shows it, with its '
+                'error).')
+    return (f'{count} tasks failed in their last run (jug status --failed lists them, '
+            'with their errors).')
+
+
+def unfinished_failure_note(store: Any, keys: Iterable) -> list:
+    """``[failure_note(n)]`` if `n` of the unfinished tasks `keys` failed in their last
+    run, else ``[]`` (for views built without the tasks: the status cache)."""
+    marks = store.failure_marks()
+    count = sum(1 for key in keys if as_bytes(key) in marks) if marks else 0
+    return [failure_note(count)] if count else []
 
 
 def view_of_rows(rows: Iterable, failures: list | None = None,

@@ -15,7 +15,7 @@ import functools
 import sys
 import warnings
 
-from .errors import mark_store_error
+from .errors import MissingResultError, mark_store_error
 from .hash import (_code_hash_key, _hashable_or_type, _lambda_hash_key,  # noqa: F401
                    _stable, hash_one, hash_task, hash_update, new_hash_object)
 from .walks import (_post_order, downstream, recursive_dependencies,  # noqa: F401
@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 alltasks: list[Task] = []
+
+#: The command computing the results of the jugfile last loaded (set by jug.jug.init).
+execute_command = 'jug execute <jugfile>'
+
 
 class TaskletMixin:
     """Indexing for anything that stands for a future value (Task, Tasklet, ...)."""
@@ -169,10 +173,13 @@ class Task(TaskletMixin):
 
         Raises
         ------
+        MissingResultError
+            If the store has no result for the task (an AssertionError).
         RuntimeError
             Naming the task, its hash and its result path, if the store cannot load it.
         """
-        assert self.can_load()
+        if not self.can_load():
+            raise MissingResultError.of(self.name, self.hash(), self.store, execute_command)
         key = self.hash()
         try:
             self._result = self.store.load(key)

@@ -22,6 +22,7 @@ import logging
 
 from . import task as _task_module
 from .backends.base import LOCK_FAILED
+from .codeversions import note_version
 from .errors import mark_store_error
 from .hooks import jug_hook
 from .records import failure_id, failure_line, finish_record, start_record
@@ -109,6 +110,7 @@ def run_one(t: Task, run: _Pass) -> str:
         state.nr_waits = 0
         ntasks = len(_task_module.alltasks)
         record = start_record(t)
+        note_version(t.store, record)
         t.run(save=False, debug_mode=options.debug)
         # result, run record and lock release together, while the lock is still ours
         committed = t.store.commit(t._result, t.hash(), finish_record(record))

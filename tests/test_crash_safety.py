@@ -288,8 +288,9 @@ def test_full_disk(tmp_path, kind):
     assert [value(t) for t in ns['before']] == [[i] * 10 for i in range(3)]
     assert not any(t.can_load() for t in ns['after'])
     status = _jug(tmp_path, 'status', 'jf.py', '--short')
-    assert status.returncode == 1 and status.stdout.strip() == \
-        '4 tasks waiting to be run, 0 failed, 3 complete, (none active).'
+    assert status.returncode == 1 and status.stdout.splitlines() == [
+        '4 tasks waiting to be run, 0 failed, 3 complete, (none active).',
+        '1 task failed in its last run (jug status --failed shows it, with its error).']
 
 
 # --- 4. the jugdir becomes read-only during the run -------------------------------------------

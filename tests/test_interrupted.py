@@ -165,11 +165,13 @@ def _failed_sections(tmp_path, *extra):
 
 def _check_listing(tmp_path, name, key, record):
     """``jug status --failed``, with and without ``--cache``: 0 failed, 1 interrupted."""
-    expected = ['Failed tasks: 0', INTERRUPTED_HEADING, *format_failure(name, key, record)]
-    assert expected[2].startswith(f'{name} {key.decode()[:12]}: {record["error"]["type"]}: '
-                                  f'{record["error"]["message"]} (on {record["host"]}, '
-                                  f'pid {record["pid"]}, ')
-    for extra in ((), ('--cache',)):
+    head = format_failure(name, key, record)[0]
+    assert head.startswith(f'{name} {key.decode()[:12]}: {record["error"]["type"]}: '
+                           f'{record["error"]["message"]} (on {record["host"]}, '
+                           f'pid {record["pid"]}, ')
+    # the task with its argument; from the status cache (names only), its name
+    for extra, shown in (((), f'{name}(1)'), (('--cache',), name)):
+        expected = ['Failed tasks: 0', INTERRUPTED_HEADING, *format_failure(shown, key, record)]
         code, sections = _failed_sections(tmp_path, *extra)
         assert code == 1  # not every task is finished
         assert sections == expected, (extra, sections)

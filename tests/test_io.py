@@ -1,7 +1,9 @@
 """Tests of jug.io: NoLoad, write_task_out, write_metadata (docs/utilities.rst) and the
 task summary table (docs/subcommands.rst)."""
+import io
 import json
 import pickle
+import sys
 import warnings
 from collections import defaultdict
 from types import SimpleNamespace
@@ -78,7 +80,13 @@ def test_table_accepts_plain_dicts(columns):
     assert lines[3].split() == ['0', '2', 'y']
 
 
-def test_long_names_are_wrapped(columns):
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_long_names_are_wrapped_on_a_terminal(columns, monkeypatch):
+    monkeypatch.setattr(sys, 'stdout', _Terminal())
     columns(40)
     options, lines = make_options()
     name = 'jugfile.a_very_long_task_name_indeed'
@@ -106,7 +114,8 @@ def test_narrow_terminal_uses_minimum_width(columns):
     assert lines[-3] == '.' * 38
 
 
-def test_many_words_wrap_on_spaces(columns):
+def test_many_words_wrap_on_spaces(columns, monkeypatch):
+    monkeypatch.setattr(sys, 'stdout', _Terminal())
     columns(30)
     options, lines = make_options()
     print_task_summary_table(options, [('N', counts(**{'a b c d e f g h': 1}))])
@@ -337,3 +346,14 @@ def test_write_hashes_do_not_depend_on_files(dict_store, tmp_path):
     c = write_metadata(t, 'a.out')
     assert len({a.hash(), b.hash(), c.hash()}) == 3
     assert write_task_out(t, 'a.out').hash() == a.hash()
+
+
+def test_long_names_are_not_wrapped_off_a_terminal(columns, monkeypatch):
+    """Piped into a program, each name stays whole on its row."""
+    monkeypatch.setattr(sys, 'stdout', io.StringIO())
+    columns(40)
+    options, lines = make_options()
+    name = 'jugfile.a_very_long_task_name_indeed'
+    print_task_summary_table(options, [('Count', counts(**{name.replace('.', '__'): 7}))])
+    assert lines[2] == '           7  jugfile.a_very_long_task_name_indeed'
+    assert lines[3] == '.' * 40

@@ -250,3 +250,24 @@ def test_find_failed_loads_only_records_that_exist():
     store.counts.clear()
     find_failed(store, [('a', KEY), ('b', KEY2), ('c', KEY3)])
     assert [k for k in store.counts if k.startswith(b'load-record:')] == [b'load-record:' + KEY]
+
+
+def test_describe_call_is_short_and_names_task_arguments():
+    from jug.records import CALL_WIDTH, describe_call
+    from jug.task import Task
+
+    def load(path):
+        return path
+
+    def process(image, threshold=0.5, names=()):
+        return image
+    image = Task(load, 'img3.png')
+    t = Task(process, image, threshold=0.25, names=list(range(100)))
+    text = describe_call(t)
+    assert text.startswith(f'{t.name}({image.name}(...), threshold=0.25, names=[0, 1, 2, 3, ...]')
+    assert describe_call(image) == f"{image.name}('img3.png')"
+    assert describe_call(Task(process, image[0])) == f'{t.name}({image.name}(...))'  # Tasklet
+    cut = describe_call(Task(process, 'x' * 500))  # reprlib cuts the string itself
+    assert len(cut) < 100 and "'xxx" in cut and "...xxx" in cut
+    many = describe_call(Task(process, *['y' * 30] * 5))  # the whole is cut
+    assert len(many) == CALL_WIDTH and many.endswith('...)')

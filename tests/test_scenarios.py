@@ -103,8 +103,9 @@ def test_keep_failed_marks_it_once_for_all_workers(tmp_path):
     assert len((tmp_path / 'fails.log').read_text().split()) == 1
     status = subprocess.run(jug_command('status', 'fail_before_barrier.py', '--short'),
                             cwd=tmp_path, env=jug_env(), capture_output=True, text=True)
-    assert status.stdout.strip() == \
-        '0 tasks waiting to be run, 1 failed, 1 complete, (none active).'
+    assert status.stdout.splitlines() == [
+        '0 tasks waiting to be run, 1 failed, 1 complete, (none active).',
+        '1 task failed in its last run (jug status --failed shows it, with its error).']
 
 
 MUTATES = """

@@ -277,6 +277,38 @@ class base_store:
         """
         pass
 
+    # code versions (see jug.codeversions; built on records by default) ----------------
+    def note_code_version(self, function: str, fingerprint: str) -> None:
+        """Remember that the code of `function` with `fingerprint` computed results here.
+
+        Usage: ``store.note_code_version('jugfile.f', 'a1b2c3d4e5f60718')``
+
+        The default does nothing: :meth:`code_versions` reads the run records instead.
+        """
+        pass
+
+    def code_versions(self, function: str) -> set:
+        """Return the fingerprints of the code of `function` that computed results
+        kept here (maybe more: versions whose results are gone since).
+
+        Usage: ``if store.code_versions('jugfile.f') - {now}: ...``
+
+        The default reads every run record; stores override it to be one look.
+        """
+        versions = set()
+        for key in self.list_records():
+            record = self.load_record(key)
+            if record is not None and record.get('name') == function and record.get('code'):
+                versions.add(record['code'])
+        return versions
+
+    def forget_code_version(self, function: str, fingerprint: str) -> None:
+        """Forget a version of `function`'s code (no result of it is left here).
+
+        Usage: ``store.forget_code_version('jugfile.f', old)``
+        """
+        pass
+
     # generic operations ---------------------------------------------------------------
     def remove_many(self, names: Iterable) -> set:
         """Remove several results.

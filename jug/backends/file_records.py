@@ -6,7 +6,9 @@ Records (``docs/failures.rst``) live beside Jug's layout, in ``<jugdir>/records/
   ``{"key": ..., "record": ...}`` per task run, appended without ``fsync``;
 * ``failed/<key>.json``: the *failure mark* of a task whose last run failed (a copy
   of that line), so that a worker about to run a task learns in one system call
-  whether it failed meanwhile (``docs/parallel.rst``).
+  whether it failed meanwhile (``docs/parallel.rst``);
+* ``code/<function>/<fingerprint>``: an empty file per version of a function's code
+  that computed results (``jug.codeversions``).
 
 The directory name is not two characters long, so Jug 2.7 and ``list()`` do not take
 records for results.
@@ -30,7 +32,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Callable, Iterable, Iterator
 
-__all__ = ['RecordLog', 'RECORDS_DIR', 'RECORD_SUFFIX', 'FAILURES_DIR', 'FAILURE_SUFFIX']
+__all__ = ['RecordLog', 'RECORDS_DIR', 'RECORD_SUFFIX', 'FAILURES_DIR', 'FAILURE_SUFFIX',
+           'CODE_DIR']
 
 #: Run records live in ``<jugdir>/RECORDS_DIR/<host>-<pid>RECORD_SUFFIX``: one log per
 #: worker process, one JSON line per task run, appended (creating a file per task would
@@ -43,6 +46,9 @@ RECORD_SUFFIX = '.jsonl'
 #: to run a task learns in one system call whether it failed meanwhile.
 FAILURES_DIR = 'failed'
 FAILURE_SUFFIX = '.json'
+#: Code versions: ``<jugdir>/records/CODE_DIR/<function>/<fingerprint>``, an empty file
+#: per version of a function's code that computed results (see ``jug.codeversions``).
+CODE_DIR = 'code'
 
 
 class RecordLog:
@@ -214,6 +220,41 @@ class RecordLog:
                             + b'\n' for key, record in kept)
             self._commit(lambda f: f.write(data), path, durable=False)
         self._records = None
+
+
+    # code versions: records/code/<function>/<fingerprint>, empty files ------------------
+    def _code_dir(self, function: str) -> str:
+        return os.path.join(self._recorddir(), CODE_DIR, function.replace(os.sep, '_'))
+
+    def note_code_version(self, function: str, fingerprint: str) -> None:
+        """Remember that `function`'s code with `fingerprint` computed results here
+        (an empty file ``records/code/<function>/<fingerprint>``)."""
+        path = os.path.join(self._code_dir(function), fingerprint)
+        for attempt in range(2):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                return
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            else:
+                return
+
+    def code_versions(self, function: str) -> set:
+        """The fingerprints noted for `function` (one directory listing)."""
+        try:
+            return set(os.listdir(self._code_dir(function)))
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+
+    def forget_code_version(self, function: str, fingerprint: str) -> None:
+        """Forget one noted fingerprint of `function` (no error if it is not noted)."""
+        try:
+            os.unlink(os.path.join(self._code_dir(function), fingerprint))
+        except FileNotFoundError:
+            pass
 
 
 def _read_record_log(path: str) -> Iterator[tuple[bytes, dict]]:

@@ -88,11 +88,19 @@ class memoize_store(base_store):
         """Return the keys (bytes) that have a run record in `base` (not cached)."""
         return self.base.list_records()
 
+    def failure_marks(self) -> dict:
+        """Return the failure marks of `base` (not cached)."""
+        return self.base.failure_marks()
+
+    def code_versions(self, function: str) -> set:
+        """Return the code versions of `function` in `base` (not cached)."""
+        return self.base.code_versions(function)
+
     def _not_supported(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError('memoize_store is read-only (it only caches queries)')
 
     dump = load = list = listlocks = remove = remove_locks = cleanup = _not_supported
-    save_record = remove_records = _not_supported
+    save_record = remove_records = note_code_version = forget_code_version = _not_supported
 
 
 class cache_lock(base_lock):

@@ -14,6 +14,8 @@ and, beside it (Jug 2.7 never reads these keys):
 * ``b'record:' + key`` — the run record of ``key`` (:mod:`jug.records`), compact JSON;
 * ``b'failure:' + key`` — a copy of that record while the task's last run failed (its
   *failure mark*, read by workers about to run the task; ``commit`` deletes it);
+* ``b'codeversions:' + function`` — the set of fingerprints of that function's code
+  that computed results (``jug.codeversions``);
 * ``b'committed:' + key`` — for a minute after a commit, the owner that committed (so
   that the retry of a commit whose reply was lost knows it succeeded).
 
@@ -52,6 +54,8 @@ _RESULT = b'result:'
 #: Our keys beside Jug's: run records, and failure marks.
 _RECORD = b'record:'
 _FAILURE = b'failure:'
+#: The code versions of a function (a set of fingerprints, see jug.codeversions).
+_CODE = b'codeversions:'
 #: Keys fetched per MGET (one round trip).
 _BATCH = 10_000
 
@@ -177,7 +181,8 @@ class redis_store(base_store):
         return bool(stored)
 
     def can_load(self, name: bytes | str) -> bool:
-        """Return (an int, true if) a result is stored under `name`."""
+        """Return whether a result is stored under `name` (an int, 1 or 0, as redis'
+        EXISTS answers)."""
         return self.connection.run(lambda: self.redis.exists(_RESULT + as_bytes(name)))
 
     def load(self, name: bytes | str) -> Any:
@@ -310,6 +315,23 @@ class redis_store(base_store):
     def remove_records(self, names: Iterable[bytes | str]) -> None:
         """Delete the run records (and failure marks) of `names` (no error if absent)."""
         self.connection.delete(_RECORD, list(names), also=(_FAILURE,))
+
+    # code versions: a set per function ------------------------------------------------
+    def note_code_version(self, function: str, fingerprint: str) -> None:
+        """Remember that `function`'s code with `fingerprint` computed results here."""
+        key = _CODE + function.encode('utf-8')
+        self.connection.run(lambda: self.redis.sadd(key, fingerprint))
+
+    def code_versions(self, function: str) -> set:
+        """The fingerprints noted for `function` (one round trip)."""
+        key = _CODE + function.encode('utf-8')
+        members = self.connection.run(lambda: self.redis.smembers(key))
+        return {as_bytes(m).decode('ascii', 'replace') for m in members}
+
+    def forget_code_version(self, function: str, fingerprint: str) -> None:
+        """Forget one noted fingerprint of `function`."""
+        key = _CODE + function.encode('utf-8')
+        self.connection.run(lambda: self.redis.srem(key, fingerprint))
 
     # locks ----------------------------------------------------------------------------------
     def getlock(self, name: bytes | str) -> redis_lock:

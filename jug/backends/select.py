@@ -79,8 +79,11 @@ def select(jugdir: Any) -> Any:
     Parameters
     ----------
     jugdir : str or store
-        See the module docstring for the recognised forms; a non-``str`` object is
-        assumed to be a store and returned unchanged.
+        ``'redis:...'`` gives a redis_store; ``'dict_store'`` a new dict_store;
+        ``'dict_store:PATH'`` a dict_store saved to PATH; ``'file_keepalive:DIR'`` a
+        file_keepalive_store; anything else a file_store of that directory (more forms
+        can be added with ``register_jugdir_form``).  A non-``str`` object is assumed
+        to be a store and returned unchanged.
 
     Returns
     -------

@@ -12,7 +12,6 @@ Layer 3: imports ``jug.hooks.register`` and ``jug.errors`` only; never ``jug.jug
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any, Callable, Mapping, Optional
@@ -41,8 +40,8 @@ _ENV_EXIT_IF_FILE_EXISTS = 'JUG_EXIT_IF_FILE_EXISTS'
 
 
 def _stop(reason: str) -> None:
-    """Leave jug with exit status 0: a limit reached is a normal end, not an error."""
-    logging.info('jug: stopping: %s', reason)
+    """Leave jug with exit status 0: a limit reached is a normal end, not an error
+    (``main`` says why, in one line)."""
     raise StopRequested(reason)
 
 
@@ -63,7 +62,7 @@ def exit_if_file_exists(fname: str) -> None:
     """
     def check_file(task: Any) -> None:
         if os.path.exists(fname):
-            _stop(f'file {fname!r} exists')
+            _stop(f'the file {fname!r} exists (remove it to let jug execute run tasks)')
 
     register_hook_once(_PRE_EXECUTE, ('exit_if_file_exists', fname), check_file)
 

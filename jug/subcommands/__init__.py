@@ -12,6 +12,7 @@ the registry is first used.
 from __future__ import annotations
 
 import abc
+import argparse  # already imported by jug.options
 import importlib
 import os
 import sys
@@ -26,8 +27,7 @@ from ..options import register_commands
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
-    from typing import Any
+    from typing import Any, Generator
 
 __all__ = ['cmdapi', 'SubCommand', 'SubCommandError', 'NoSuchCommandError']
 
@@ -119,8 +119,38 @@ class SubCommandDict(dict):
         return super().__getitem__(name)
 
 
+class CommandListHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The help formatter of ``jug --help``, whose description is the usage text.
+
+    That text lists every command with its one-line help; argparse would list them
+    all again under the SUBCOMMAND argument, which this formatter leaves out (and
+    says where they are).  ``jug <command> --help`` and shell completion (shtab reads
+    the parser, not its help) are unchanged.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if isinstance(action, argparse._SubParsersAction) and action.help is None:
+            import copy  # lazy: only for jug --help
+            action = copy.copy(action)  # the parser's own action stays as it is
+            action.help = 'the subcommand to run: one of those listed above'
+        super().add_argument(action)
+
+    def _iter_indented_subactions(self, action: argparse.Action
+                                  ) -> Generator[argparse.Action, None, None]:
+        if not isinstance(action, argparse._SubParsersAction):
+            yield from super()._iter_indented_subactions(action)
+
+
 class SubCommandManager:
-    """The registry of subcommands (``cmdapi``), their defaults and the usage text."""
+    """The registry of subcommands (``cmdapi``), their defaults and the usage text.
+
+    Attributes
+    ----------
+    help_formatter : type
+        The ``formatter_class`` of the ``jug`` parser (see CommandListHelpFormatter).
+    """
+
+    help_formatter = CommandListHelpFormatter
 
     def __init__(self) -> None:
         self._commands = SubCommandDict()

@@ -42,7 +42,7 @@ def _check_or_sleep_until(store: Any, sleep_until: bool) -> int:
 
 
 class CheckCommand(SubCommand):
-    """Check whether all tasks are done
+    """Exit 0 if every task has a result, else 1
 
     check: exit with code 0 if every task has a stored result, 1 otherwise.
     """
@@ -54,7 +54,7 @@ class CheckCommand(SubCommand):
 
 
 class SleepUntilCommand(SubCommand):
-    """Wait until all tasks are done
+    """Wait until every task has a result
 
     sleep-until: wait (checking every 12 seconds) until every task has a stored result,
     re-reading the jugfile after barriers.

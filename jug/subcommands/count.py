@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class CountCommand(SubCommand):
-    """Count tasks
+    """Count the tasks of each name (runs nothing)
 
     count: print how many tasks of each name the jugfile defines (up to the first
     barrier that is not yet passed).

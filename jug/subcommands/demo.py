@@ -83,7 +83,7 @@ write_output(numbers, flags, total)
 
 
 class DemoCommand(SubCommand):
-    """Create a demo jugfile in jug-demo/
+    """Create a small example jugfile in jug-demo/
 
     demo: explain what jug does and write jug-demo/primes.py, a small jugfile to try
     the other commands on (nothing is written if jug-demo/ exists).

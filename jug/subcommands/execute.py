@@ -19,6 +19,7 @@ from ..hooks.register import unregister_hook
 from ..jobs import parse_jobs, run_workers
 from ..jug import ExecutionState, execution_loop, init
 from ..options import add_flag
+from ..progress import Progress, SnapshotDisplay, choose_display, snapshot_path
 from ..summary import RunSummary
 from ..utils import add_task_selection_options
 from . import SubCommand, maybe_print_citation_info
@@ -118,8 +119,19 @@ def _write_report(path: str, summary: RunSummary) -> None:
         logging.warning(f'Could not write the summary of this worker to {path}: {e}')
 
 
+def _start_progress(options: Options, state: ExecutionState) -> Progress | None:
+    """The progress display of this worker: a snapshot file for the parent of ``-j``, a
+    live line on a terminal, plain lines with ``--progress``, or none."""
+    report = options.execute_worker_report
+    if report is not None:
+        display: Any = SnapshotDisplay(snapshot_path(report))
+    else:
+        display = choose_display(bool(options.execute_progress))
+    return None if display is None else Progress(display, state)
+
+
 class ExecuteCommand(SubCommand):
-    """Execute tasks
+    """Run the tasks (start several to work in parallel)
 
     execute: run every task whose inputs are available; start it in several shells
     or machines to run tasks in parallel.
@@ -142,9 +154,14 @@ class ExecuteCommand(SubCommand):
         stats = TaskStats(keep_keys=report is not None)
         state = ExecutionState()
         failures = None
+        progress = _start_progress(options, state)
         try:
             register_hook_once('execute.task-loadable', '_log_loadable', _log_loadable)
-            failures = self._run_passes(options, stats, state)
+            try:
+                failures = self._run_passes(options, stats, state)
+            finally:
+                if progress is not None:
+                    progress.close()  # the line is cleared: the summary follows
             jug_hook('execute.finished_pre_status')
             summary = RunSummary.of_worker(stats, state, failures)
             if report is None:
@@ -224,6 +241,9 @@ class ExecuteCommand(SubCommand):
                  'do not retry them')
         add_flag(parser, '--no-check-environment', 'execute_no_check_environment',
                  'Ignore the JUG_* environment variables and the stop file')
+        add_flag(parser, '--progress', 'execute_progress',
+                 'Off a terminal, print a timestamped progress line every few seconds (on '
+                 'a terminal, a live progress line is always shown)')
         parser.add_argument('-j', '--jobs', action='store', dest='execute_jobs',
                             metavar='N',
                             help='Run N worker processes (0 or "auto": one per CPU); '
@@ -241,6 +261,7 @@ class ExecuteCommand(SubCommand):
             'execute_wait_cycle_time': _DEFAULT_WAIT_CYCLE_TIME,
             'execute_nr_wait_cycles': int(_DEFAULT_WAIT_TOTAL // _DEFAULT_WAIT_CYCLE_TIME),
             'execute_no_check_environment': False,
+            'execute_progress': False,
             'execute_lease_time': DEFAULT_LEASE_TIME,
             'execute_heartbeat_interval': DEFAULT_HEARTBEAT_INTERVAL,
             'execute_jobs': None,

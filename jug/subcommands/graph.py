@@ -102,7 +102,7 @@ def _run_dot(dotfile: str, fmt: str, output: str) -> None:
 
 
 class GraphCommand(SubCommand):
-    """Draw the task graph with graphviz
+    """Draw the task graph with its states (graphviz)
 
     graph: write <jugfile>.dot (one node per task name, with counts of failed, waiting,
     ready, active and complete tasks) and draw it with graphviz's `dot` as

@@ -20,7 +20,7 @@ EXIT_CANNOT_PACK = 1
 
 
 class PackCommand(SubCommand):
-    """Pack small results into one file
+    """Pack small results into one file (file store)
 
     pack: move every result of at most 512 bytes into <jugdir>/packs/jugpack, so that
     a jugdir with many small results holds fewer files (file stores only).

@@ -4,19 +4,22 @@ Layer 5 (docs/subcommands.rst).  IPython is imported only when the command runs
 (``import jug`` must stay cheap); without it the command raises
 ``MissingPackageError``, which ``main`` reports as one line.  The helpers ask no graph
 question of their own: the downstream walk of ``invalidate`` is
-``jug.task.downstream`` (shared with ``jug invalidate``) and the filters of
-``get_filtered_tasks`` read ``jug.statusview``.  Must not import IPython at module
-level.
+``jug.task.downstream`` (shared with ``jug invalidate``), the filters of
+``get_filtered_tasks`` read ``jug.statusview`` and, for failures, the rule of
+``jug status --failed`` (``jug.records.find_failed``).  Must not import IPython at
+module level.
 """
 from __future__ import annotations
 
 import types
 
 from .. import task as _task_module
+from ..backends.memoize_store import memoize_store
 from ..errors import MissingPackageError
-from ..task import Task, Tasklet, base_task, describe, downstream, value
+from ..records import find_failed
+from ..task import MissingResultError, Task, base_task, describe, downstream, value
 from ..statusview import task_states
-from ..taskstate import FAILED, FINISHED, WAITING
+from ..taskstate import FINISHED, WAITING
 from . import SubCommand
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -35,9 +38,12 @@ Helpers:
   invalidate(t)         remove the results of t and of every task depending on it
   get_tasks()           a list of all tasks (get_tasks(copy=False): the list itself)
   get_filtered_tasks(loadable=False, failed=False, available=False)
-                        tasks with a result / that failed / that can run now
+                        tasks with a result / that failed (as in jug status
+                        --failed) / that can run now
+  task_by_hash('3f2a')  the task whose hash starts with these hex digits
   describe(t)           how t is computed, with its stored metadata and run record
   record(t)             the run record of t (None if there is none)
+invalidate and record also take a hash (or its start), as str or bytes.
 '''
 
 
@@ -65,11 +71,10 @@ def load_all(jugspace: dict[str, Any], local_ns: Any = None,
     for name, obj in list(jugspace.items()):
         if name.startswith('__'):
             continue
-        if isinstance(obj, (Task, Tasklet)) and not base_task(obj).can_load():
-            print_out(f'{name}: no result yet (run jug execute)')
-            continue
         try:
             values[name] = value(obj)
+        except MissingResultError as e:  # also for a task inside a list or a dict
+            print_out(f'{name}: no result: {e}')
         except Exception as e:
             print_out(f'{name}: could not load its value ({type(e).__name__}: {e})')
     return values
@@ -87,14 +92,18 @@ def invalidate(tasklist: Iterable[Task], reverse: Any, task: Any) -> list[Task]:
     reverse : dict
         Unused (Jug 2.7 cached its reverse-dependency map there); the walk is
         ``jug.task.downstream``.
-    task : Task or Tasklet
-        The task to invalidate (a Tasklet stands for its base task).
+    task : Task, Tasklet, str or bytes
+        The task to invalidate (a Tasklet stands for its base task), or its hash (or
+        the start of it: see :func:`task_by_hash`), hex as str or bytes.
 
     Returns
     -------
     list of Task
         The tasks invalidated, in dependency order (each hash once).
     """
+    if isinstance(task, (str, bytes)):
+        tasklist = list(tasklist)
+        task = task_by_hash(task, tasklist)
     root = base_task(task).hash()
     invalid = downstream(list(tasklist) + [base_task(task)], lambda t: t.hash() == root)
     hashes = {t.hash() for t in invalid}
@@ -127,25 +136,78 @@ def get_filtered_tasks(loadable: bool = False, failed: bool = False,
     loadable : bool
         Tasks whose result is stored.
     failed : bool
-        Tasks whose lock is marked as failed.
+        Tasks without a result that failed: the ones ``jug status --failed`` lists
+        (their lock is marked failed, or their last run record says they failed; see
+        :func:`jug.records.find_failed`).
     available : bool
         Tasks without a result that can run now (every input is available).
     """
+    store = _task_module.Task.store
+    states = task_states(_task_module.alltasks, store)
+    failed_keys: set[bytes] = set()
+    if failed:
+        unfinished = [(t.name, t.hash()) for t, state in states if state != FINISHED]
+        failed_keys = {key for _, key, _ in
+                       find_failed(memoize_store(store, list_base=True), unfinished)}
     selected = []
-    for t, state in task_states(_task_module.alltasks, _task_module.Task.store):
+    for t, state in states:
         if ((loadable and state == FINISHED)
-                or (failed and state == FAILED)
+                or (failed and state != FINISHED and t.hash() in failed_keys)
                 or (available and state not in (FINISHED, WAITING))):
             selected.append(t)
     return selected
 
 
-def record(t: Any) -> dict | None:
-    """Return the run record of ``t`` (see :mod:`jug.records`), or None.
+def task_by_hash(prefix: str | bytes, tasks: Iterable[Task] | None = None) -> Task:
+    """Return the task whose hash is, or starts with, ``prefix`` (hex, str or bytes).
 
-    Usage: ``record(t)['duration']``
+    Usage: ``t = task_by_hash('3f2a')`` (the hashes that ``jug status --failed`` and
+    run records show)
+
+    Parameters
+    ----------
+    prefix : str or bytes
+        A whole hash or its first hex digits (case and surrounding spaces ignored).
+    tasks : iterable of Task, optional
+        Where to look (default: every task of the jugfile).
+
+    Raises
+    ------
+    LookupError
+        If no task, or tasks with different hashes, match (the message says which).
     """
-    t = base_task(t)
+    if isinstance(prefix, bytes):
+        prefix = prefix.decode('ascii', 'replace')
+    wanted = prefix.strip().lower().encode('ascii', 'replace')
+    if not wanted:
+        raise LookupError('task_by_hash: give the hash of a task, or its first digits')
+    found: dict[bytes, Task] = {}
+    for t in (_task_module.alltasks if tasks is None else tasks):
+        key = t.hash()
+        if key.startswith(wanted):
+            found.setdefault(key, t)  # the same task may have been created twice
+    if not found:
+        raise LookupError(f'task_by_hash: no task has a hash starting with {prefix!r}')
+    if len(found) > 1:
+        names = ', '.join(f'{t.name} ({k.decode()})' for k, t in sorted(found.items())[:5])
+        raise LookupError(f'task_by_hash: {len(found)} tasks have a hash starting with '
+                          f'{prefix!r}: {names}{", ..." if len(found) > 5 else ""}; '
+                          'give more digits')
+    return next(iter(found.values()))
+
+
+def _as_task(t: Any) -> Any:
+    """A task given as itself, or by its hash (see :func:`task_by_hash`)."""
+    return task_by_hash(t) if isinstance(t, (str, bytes)) else t
+
+
+def record(t: Any) -> dict | None:
+    """Return the run record of ``t`` (a task, or its hash: see :func:`task_by_hash`),
+    or None.
+
+    Usage: ``record(t)['duration']``, ``record('3f2a')``
+    """
+    t = base_task(_as_task(t))
     return t.store.load_record(t.hash())
 
 
@@ -162,7 +224,8 @@ def shell_namespace(jugspace: dict[str, Any],
         return load_all(jugspace, print_out=print_out)
 
     def shell_invalidate(t: Any) -> None:
-        """Remove the results of t and of every task that depends on it."""
+        """Remove the results of t (a task, or its hash) and of every task that
+        depends on it."""
         invalid = invalidate(_task_module.alltasks, {}, t)
         print_out(f'Invalidated {len(invalid)} task(s).')
 
@@ -172,6 +235,7 @@ def shell_namespace(jugspace: dict[str, Any],
         'invalidate': shell_invalidate,
         'get_tasks': get_tasks,
         'get_filtered_tasks': get_filtered_tasks,
+        'task_by_hash': task_by_hash,
         'describe': describe,
         'record': record,
     })
@@ -179,7 +243,7 @@ def shell_namespace(jugspace: dict[str, Any],
 
 
 class ShellCommand(SubCommand):
-    """Run a shell after initialization
+    """Explore tasks and results in an IPython shell
 
     shell: start an IPython shell with the jugfile's names and helpers to inspect
     and invalidate tasks (needs IPython).

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import time
 from collections import defaultdict
 
 from .. import task as _task_module
 from ..backends import memoize_store
 from ..backends.select import select
-from ..errors import JugExit
+from ..errors import JugExit, OptionError
 from ..gctuning import fewer_collections
 from ..io import print_task_summary_table
 from ..jug import init
 from ..options import add_flag
 from ..records import find_failed, format_failure
-from ..statusview import StatusView, view_of_rows, view_of_tasks
+from ..statusview import StatusView, unfinished_failure_note, view_of_rows, view_of_tasks
 from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, classify
 from . import SubCommand
 
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
     from ..task import Task
 
 UNKNOWN = 'unknown'
+#: ``--watch`` without a number: seconds between two looks.
+DEFAULT_WATCH = 2.0
+#: Cursor to the top left, then erase the screen (a terminal's ANSI codes).
+_HOME_AND_CLEAR = '\x1b[H\x1b[2J'
 failed, waiting, ready, running, finished = FAILED, WAITING, READY, RUNNING, FINISHED
 
 
@@ -52,8 +58,10 @@ def _all_complete(ts: StatusView) -> bool:
 def _print_status(options: Options, ts: StatusView) -> None:
     if options.short:
         _print_short(options, ts)
-        return
-    print_task_summary_table(options, ts.groups())
+    else:
+        print_task_summary_table(options, ts.groups())
+    for note in ts.notes:  # (none when there is nothing to say: Jug 2.7's output)
+        options.print_out(note)
 
 
 def _print_failures(options: Options, failures: list, interrupted: list | None) -> None:
@@ -236,12 +244,17 @@ def _status_from_cache(options: Options, sqlite3: ModuleType) -> StatusView:
             save_dirty3(connection, update_status(listed, ht, deps))
         failures = None
         interrupted: list | None = None
+        unfinished = [(name, key) for _, name, key, state in ht if state != FINISHED]
         if options.status_failed:
             interrupted = []
-            failures = find_failed(listed, [(name, key) for _, name, key, state in ht
-                                            if state != FINISHED], interrupted)
+            failures = find_failed(listed, unfinished, interrupted)
+            notes = []
+        else:
+            notes = unfinished_failure_note(listed, (key for _, key in unfinished))
         store.close()
-    return view_of_rows(ht, failures, interrupted)
+    view = view_of_rows(ht, failures, interrupted)
+    view.notes.extend(notes)
+    return view
 
 
 def _clear_cache(options: Options) -> None:
@@ -249,6 +262,47 @@ def _clear_cache(options: Options) -> None:
         os.unlink(options.status_cache_file)
     except FileNotFoundError:
         pass
+
+
+def _show(options: Options, ts: StatusView) -> None:
+    """Print the status (and, with ``--failed``, the failures)."""
+    _print_status(options, ts)
+    if ts.failures is not None:
+        _print_failures(options, ts.failures, ts.interrupted)
+
+
+def _watch(options: Options) -> int:
+    """``--watch``: show the status every few seconds (redrawn in place on a terminal)
+    until every task is done (exit 0) or Ctrl-C (exit as status would)."""
+    interval = float(options.status_watch)
+    if not interval > 0:
+        raise OptionError(f'jug status: --watch needs a positive number of seconds, not '
+                          f'{options.status_watch!r}')
+    if options.status_cache:
+        def look() -> StatusView:
+            return _status_cached(options)
+    else:
+        store, _ = init(options.jugfile, options.jugdir)  # loaded once, looked at often
+
+        def look() -> StatusView:
+            return view_of_tasks(_task_module.alltasks, store, options.status_failed)
+    terminal = sys.stdout.isatty()
+    complete = False
+    try:
+        while True:
+            ts = look()
+            complete = _all_complete(ts)
+            if terminal:
+                sys.stdout.write(_HOME_AND_CLEAR)
+            _show(options, ts)
+            options.print_out(f'(at {time.strftime("%H:%M:%S")}; every {interval:g} s until all '
+                              'tasks are done; Ctrl-C stops)')
+            sys.stdout.flush()
+            if complete:
+                return 0
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0 if complete else 1
 
 
 def _status(options: Options) -> StatusView | None:
@@ -262,7 +316,7 @@ def _status(options: Options) -> StatusView | None:
 
 
 class StatusCommand(SubCommand):
-    """Print status
+    """Show how many tasks are done, ready, waiting, failed
 
     status: how many tasks are finished, ready, waiting, running or failed.  Exits 0
     when every task is finished, 1 otherwise.
@@ -272,12 +326,12 @@ class StatusCommand(SubCommand):
     loads_jugfile_itself = True
 
     def run(self, options: Options, *args: Any, **kwargs: Any) -> int:
+        if options.status_watch is not None:
+            return _watch(options)
         ts = _status(options)
         if ts is None:
             return 0
-        _print_status(options, ts)
-        if ts.failures is not None:
-            _print_failures(options, ts.failures, ts.interrupted)
+        _show(options, ts)
         return 0 if _all_complete(ts) else 1
 
     def parse(self, parser: argparse._ActionsContainer) -> None:
@@ -289,10 +343,15 @@ class StatusCommand(SubCommand):
         add_flag(parser, '--clear', 'status_cache_clear', 'With --cache: delete the cache file')
         add_flag(parser, '--failed', 'status_failed',
                  'Also list the failed tasks with their errors (from the run records)')
+        parser.add_argument('--watch', nargs='?', const=DEFAULT_WATCH, type=float,
+                            dest='status_watch', metavar='SECONDS',
+                            help='Show the status again every SECONDS (default '
+                                 f'{DEFAULT_WATCH:g}) until every task is done, or Ctrl-C')
 
     def parse_defaults(self) -> dict[str, Any]:
         return {'status_cache': False, 'status_cache_clear': False,
-                'status_cache_file': '.jugstatus.sqlite3', 'status_failed': False}
+                'status_cache_file': '.jugstatus.sqlite3', 'status_failed': False,
+                'status_watch': None}
 
 
 status = StatusCommand()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 
 from ..backends import memoize_store
 from ..backends.select import select
@@ -191,7 +192,7 @@ def make_app(options: Options) -> Any:
 
 
 class WebStatusCommand(SubCommand):
-    """Web status page
+    """Serve a web page with the status of the tasks
 
     webstatus: serve a page (http://127.0.0.1:8080/ by default) showing the status of
     the tasks, refreshed every few seconds, and the same counts as JSON at
@@ -207,8 +208,12 @@ class WebStatusCommand(SubCommand):
         except ImportError:
             raise MissingPackageError('bottle', 'jug webstatus', 'web') from None
         app = make_app(options)
-        bottle.run(app, port=int(options.webstatus_port), host=options.webstatus_ip,
-                   quiet=True)
+        host = options.webstatus_ip
+        shown = f'[{host}]' if ':' in host else host  # an IPv6 address in a URL
+        options.print_out(f'jug webstatus: serving http://{shown}:{options.webstatus_port}/ '
+                          '(Ctrl-C stops it)')
+        sys.stdout.flush()  # seen at once, also through a pipe
+        bottle.run(app, port=int(options.webstatus_port), host=host, quiet=True)
 
     def parse(self, parser: argparse._ActionsContainer) -> None:
         parser.add_argument('--port', dest='webstatus_port', help='Port to serve on '

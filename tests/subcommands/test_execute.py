@@ -157,6 +157,7 @@ def test_env_limit_exits_0_without_table(jug_options, monkeypatch):
     with pytest.raises(SystemExit) as info:
         execute(options)
     assert info.value.code == 0
+    assert info.value.message == 'jug: stopping: 3 tasks executed (limit 3)'  # main says it
     assert options.print_out == []
     assert len(list(jug.task.Task.store.list())) == 3
 
@@ -167,5 +168,18 @@ def test_stop_file(jug_options, tmp_path):
     with pytest.raises(SystemExit) as info:
         execute(options)
     assert info.value.code == 0
+    assert info.value.message == ("jug: stopping: the file '__jug_please_stop_running.txt' "
+                                  'exists (remove it to let jug execute run tasks)')
     store = jug.task.Task.store
     assert list(store.list()) == [] and list(store.listlocks()) == []
+
+
+def test_stop_file_is_said_in_one_line(run_jug, tmp_path):
+    (tmp_path / 'jf.py').write_text('from jug import TaskGenerator\n'
+                                    'f = TaskGenerator(abs)\n'
+                                    'x = f(-1)\n')
+    (tmp_path / '__jug_please_stop_running.txt').write_text('')
+    run = run_jug('execute', 'jf.py', '--will-cite')
+    assert run.returncode == 0
+    assert run.stderr == ("jug: stopping: the file '__jug_please_stop_running.txt' exists "
+                          '(remove it to let jug execute run tasks)\n')

@@ -72,17 +72,25 @@ def _prepare(jug_options, jugdir=None):
     return make, store, squares
 
 
-def _expected(squares):
+#: What plain ``jug status`` adds after the table for the tasks of :func:`_prepare`:
+#: squares 5 and 6 failed in their last run (7 has a failed lock but no record).
+NOTE = '2 tasks failed in their last run (jug status --failed lists them, with their errors).'
+
+
+def _expected(squares, calls=True):
+    """The ``--failed`` lines; each task shown with its argument unless read from the
+    status cache (which keeps names, not tasks)."""
     h = [t.hash().decode()[:12] for t in squares]
+    name = [f'simple.square({i})' if calls else 'simple.square' for i in range(10)]
     return [
         'Failed tasks: 3',
-        f'simple.square {h[5]}: ValueError: bad input (on node1, pid 42, 2024-01-02 03:04:05)',
+        f'{name[5]} {h[5]}: ValueError: bad input (on node1, pid 42, 2024-01-02 03:04:05)',
         '    File "simple.py", line 6, in square',
         '      raise ValueError("bad input")',
-        f'simple.square {h[6]}: ValueError: bad input (on node2, pid 7, 2024-01-02 03:05:05)',
+        f'{name[6]} {h[6]}: ValueError: bad input (on node2, pid 7, 2024-01-02 03:05:05)',
         '    File "simple.py", line 6, in square',
         '      raise ValueError("bad input")',
-        f'simple.square {h[7]}: failed, but there is no run record of the failure',
+        f'{name[7]} {h[7]}: failed, but there is no run record of the failure',
     ]
 
 
@@ -95,9 +103,11 @@ def test_failed_lines(jug_options, cache):
     options = make(status_failed=True, status_cache=cache)
     assert status(options) == 1
     out = options.print_out
-    assert out[:len(plain.print_out)] == plain.print_out  # the usual output first
-    assert out[len(plain.print_out):] == _expected(squares)
-    assert out[len(plain.print_out) - 2].split() == ['2', '4', '3', '5', '0', 'Total']
+    assert plain.print_out[-1] == NOTE  # plain status says that tasks failed...
+    table = plain.print_out[:-1]
+    assert out[:len(table)] == table  # ...--failed shows the usual table first
+    assert out[len(table):] == _expected(squares, calls=not cache)
+    assert out[len(table) - 2].split() == ['2', '4', '3', '5', '0', 'Total']
     if cache:  # the second call reads the cache (tables exist, jugfile not loaded)
         del jug.task.alltasks[:]
         again = make(status_failed=True, status_cache=True)
@@ -122,7 +132,7 @@ def test_default_output_unchanged_by_records(jug_options):
     del jug.task.alltasks[:]
     without = make()
     status(without)
-    assert with_records.print_out == without.print_out
+    assert with_records.print_out == without.print_out + [NOTE]  # Jug 2.7's, then a note
     assert not any('Failed tasks' in line for line in with_records.print_out)
 
 
@@ -165,7 +175,7 @@ def test_end_to_end_after_jug_execute(run_jug, tmp_path):
     failures = lines[2:]
     assert len(failures) == 9  # per task: the summary line and the raising frame (2 lines)
     for x, (head, where, code) in zip((2, 5, 8), zip(*[iter(failures)] * 3)):
-        assert head.startswith('failing.some_fail ')
+        assert head.startswith(f'failing.some_fail({x}) ')
         assert f': ValueError: failing on purpose for {x} (on {os.uname().nodename}, pid ' in head
         assert where.startswith('    File "')
         assert where.endswith('failing.py", line 8, in some_fail')

@@ -82,8 +82,9 @@ def test_served_page_matches_jug_status(tmp_path):
     assert 'ValueError: broken on purpose' in page
     status = subprocess.run(jug_command('status', 'web.py', '--short'), cwd=tmp_path,
                             env=jug_env(), capture_output=True, text=True)
-    assert status.stdout.strip() == \
-        '1 tasks waiting to be run, 0 failed, 4 complete, (none active).'
+    assert status.stdout.splitlines() == [
+        '1 tasks waiting to be run, 0 failed, 4 complete, (none active).',
+        '1 task failed in its last run (jug status --failed shows it, with its error).']
     assert data['totals']['finished'] == 4 and data['totals']['ready'] == 1
     assert [f['name'] for f in data['failures']] == ['web.fails']
 
