@@ -15,6 +15,9 @@ start, end    when it started and ended (seconds since the epoch)
 duration      ``end - start``, in seconds
 code          the fingerprint of the task's function's code (``jug.codeversions``),
               when it has one
+batch         when the worker ran in a batch job: ``{'scheduler', 'job',
+              'array_job', 'array_task', 'step'}`` (those the scheduler set;
+              ``jug.batchjobs.batch_job``)
 peak_memory   the worker process's peak resident memory so far, in bytes
               (it includes earlier tasks of the same worker); None if unknown
 status        ``'finished'``, ``'failed'`` or ``'interrupted'`` (the worker was
@@ -45,6 +48,7 @@ except ImportError:  # pragma: no cover (Windows)
 
 from .backends.base import STATUS_FAILED, STATUS_FINISHED, STATUS_INTERRUPTED
 from .backends.leases import nodename  # the host name exactly as lock files give it
+from .batchjobs import batch_job
 from .codeversions import task_fingerprint
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -99,7 +103,20 @@ def start_record(task: Any) -> dict:
     code = task_fingerprint(task)
     if code is not None:
         record['code'] = code
+    job = _own_batch_job()
+    if job is not None:
+        record['batch'] = job
     return record
+
+
+_batch_job_cache: list = []
+
+
+def _own_batch_job() -> dict | None:
+    """The batch job of this process (looked up once: its environment is fixed)."""
+    if not _batch_job_cache:
+        _batch_job_cache.append(batch_job())
+    return _batch_job_cache[0]
 
 
 def peak_memory() -> int | None:
@@ -190,7 +207,9 @@ def finish_record(record: dict, error: BaseException | None = None) -> dict:
 # Records read back from a store may come from another version or be incomplete: the
 # functions below never assume a key is present.
 
-def _local_time(t: Any) -> str:
+def local_time(t: Any) -> str:
+    """``2026-12-01 19:03:12`` (local time) of seconds since the epoch; ``?`` if not a
+    time."""
     if not isinstance(t, (int, float)) or isinstance(t, bool):
         return '?'  # time.localtime(None) would be "now"
     try:
@@ -253,6 +272,15 @@ def traceback_tail(record: dict) -> list:
     return tail
 
 
+def describe_batch_job(job: dict) -> str:
+    """``slurm job 123 (array 120, element 3, step 0)`` from a record's ``batch``."""
+    parts = [f'{name} {job[field]}' for field, name in
+             (('array_job', 'array'), ('array_task', 'element'), ('step', 'step'))
+             if field in job]
+    text = f"{job.get('scheduler', '?')} job {job.get('job', '?')}"
+    return text + (f' ({", ".join(parts)})' if parts else '')
+
+
 def format_record(record: dict) -> str:
     """Describe a run record in a few lines of text, for people.
 
@@ -275,10 +303,13 @@ def format_record(record: dict) -> str:
     name, key = record.get('name', '?'), record.get('hash', '?')
     lines = [
         f"{name} {_short_hash(key)}: {record.get('status', '?')}",
-        f'  ran on {_host_pid(record)}, from {_local_time(record.get("start"))} '
-        f'to {_local_time(record.get("end"))} ({took})',
+        f'  ran on {_host_pid(record)}, from {local_time(record.get("start"))} '
+        f'to {local_time(record.get("end"))} ({took})',
         f'  peak memory of the worker: {_format_bytes(record.get("peak_memory"))}',
     ]
+    job = record.get('batch')
+    if isinstance(job, dict):
+        lines.append(f'  in batch job: {describe_batch_job(job)}')
     error = record.get('error')
     if isinstance(error, dict):
         lines.append(f'  error: {_error_summary(error)}')
@@ -301,7 +332,7 @@ def failure_line(record: dict) -> str:
     """
     error = record.get('error')
     summary = _error_summary(error) if isinstance(error, dict) else 'failed'
-    when = _local_time(record.get('end', record.get('start')))
+    when = local_time(record.get('end', record.get('start')))
     return f'{summary} (on {_host_pid(record)}, {when})'
 
 

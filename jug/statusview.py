@@ -27,13 +27,14 @@ from .codeversions import code_change_notes
 from .gctuning import fewer_collections
 from .records import describe_call, find_failed
 from .taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, task_state
+from .workersview import workers_of
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Iterator
 
-__all__ = ['StatusView', 'view_of_tasks', 'task_states', 'TITLES', 'COLUMNS']
+__all__ = ['StatusView', 'view_of_tasks', 'workers_of_rows', 'task_states', 'TITLES', 'COLUMNS']
 
 #: The title of each state in tables (Jug 2.7's titles; Stale is ours).
 TITLES = {FAILED: 'Failed', WAITING: 'Waiting', READY: 'Ready', FINISHED: 'Complete',
@@ -55,6 +56,8 @@ class StatusView:
         What :func:`jug.records.find_failed` found, when it was asked for.
     interrupted : list of (name, key, record) or None
         With the failures: the tasks whose last run was interrupted.
+    workers : jug.workersview.WorkersView or None
+        The workers holding tasks, when asked for.
     notes : list of str
         What the counts do not show: tasks that failed in their last run (their locks
         were released, so they count as ready or waiting), results computed by another
@@ -63,6 +66,7 @@ class StatusView:
 
     failures: list | None = None
     interrupted: list | None = None
+    workers: Any = None  # a jug.workersview.WorkersView, when asked for
     notes: list
     # the counts of each state of STATES (set by __init__)
     failed: defaultdict[str, int]
@@ -130,7 +134,8 @@ def _states(tasks: Iterable, listed: memoize_store) -> Iterator:
         _task_module.Task.store = saved
 
 
-def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> StatusView:
+def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False,
+                  with_workers: bool = False) -> StatusView:
     """Return the :class:`StatusView` of ``tasks`` against ``store``.
 
     Usage: ``view = view_of_tasks(jug.task.alltasks, store, with_failures=True)``
@@ -141,11 +146,14 @@ def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> S
     marks = listed.failure_marks()  # one listing: tasks whose last run failed
     failed_last = 0
     finished: dict = defaultdict(list)  # name -> finished tasks (for code versions)
+    unfinished_names: dict = {}  # hash -> name (what --workers names a lock's task by)
     for t, state in _states(tasks, listed):
         view.add(state, t.name)
         if state == FINISHED:
             finished[t.name].append(t)
             continue
+        if with_workers:  # (all of them: a lock may be taken after the listing)
+            unfinished_names[t.hash()] = t.name
         if unfinished is not None:
             unfinished.append((describe_call(t), t.hash()))
         if marks and t.hash() in marks:
@@ -156,6 +164,8 @@ def view_of_tasks(tasks: Iterable, store: Any, with_failures: bool = False) -> S
     elif failed_last:
         view.notes.append(failure_note(failed_last))
     view.notes.extend(code_change_notes(listed, finished))
+    if with_workers:
+        view.workers = workers_of(store, unfinished_names)
     return view
 
 
@@ -174,6 +184,13 @@ def unfinished_failure_note(store: Any, keys: Iterable) -> list:
     marks = store.failure_marks()
     count = sum(1 for key in keys if as_bytes(key) in marks) if marks else 0
     return [failure_note(count)] if count else []
+
+
+def workers_of_rows(store: Any, rows: Iterable) -> Any:
+    """The :class:`jug.workersview.WorkersView` of `store` for cached rows ``[id, name,
+    hash, state]`` (whose unfinished ones name the tasks locked)."""
+    return workers_of(store, {as_bytes(key): name for _, name, key, state in rows
+                              if state != FINISHED})
 
 
 def view_of_rows(rows: Iterable, failures: list | None = None,

@@ -444,6 +444,19 @@ class base_lock:
         """
         return self.holder_state(), None
 
+    def holder(self) -> dict | None:
+        """Who holds the lock: ``{'state', 'host', 'pid', 'since'}`` (`state` as
+        :meth:`holder_state`; `host`, `pid` and `since`, the time the lock was taken in
+        seconds since the epoch, are None when unknown), or None when it is free.
+
+        Usage: ``who = lock.holder()`` (``jug status --workers``).  Stores whose locks
+        say who holds them override it.
+        """
+        state = self.holder_state()
+        if state == LOCK_FREE:
+            return None
+        return {'state': state, 'host': None, 'pid': None, 'since': None}
+
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker, other than this process, is known to hold the lock.
 

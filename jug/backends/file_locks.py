@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import subprocess
     from typing import Iterator
 
+    from .lockfiles import LockInfo
+
 __all__ = ['file_based_lock', 'file_keepalive_based_lock', 'LockLost', 'FAILED_LOCK_MTIME',
            'KEEPALIVE_FAILED_AGE']
 
@@ -261,7 +263,10 @@ class file_based_lock(base_lock):
         found = read_lock(self.fullname)
         if found is None:
             return LOCK_FREE, None
-        stat, info = found
+        return self._judge(*found)
+
+    def _judge(self, stat: os.stat_result, info: LockInfo) -> tuple[str, float | None]:
+        """``holder_look()`` of a lock file read as ``(stat, info)``."""
         if stat.st_mtime == FAILED_LOCK_MTIME and info.regular:
             return LOCK_FAILED, None
         now = self._now()
@@ -271,6 +276,15 @@ class file_based_lock(base_lock):
         if info.lease_time is None or (info.pid == os.getpid() and info.host == nodename()):
             return state, None  # no lease (Jug 2.7's), or held by this very process
         return state, time.monotonic() + info.lease_time - (now - stat.st_mtime)
+
+    def holder(self) -> dict | None:
+        """Who holds the lock (see ``base_lock.holder``), from one read of its file."""
+        found = read_lock(self.fullname)
+        if found is None:
+            return None
+        stat, info = found
+        return {'state': self._judge(stat, info)[0], 'host': info.host, 'pid': info.pid,
+                'since': info.created()}
 
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker, other than this process, may hold the lock.

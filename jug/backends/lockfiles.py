@@ -116,7 +116,7 @@ class LockInfo:
     """
 
     __slots__ = ('pid', 'host', 'lease_time', 'start_id', 'token', 'space', 'interval',
-                 'regular')
+                 'regular', 'created_text')
 
     def __init__(self, pid: int | None = None, host: str | None = None,
                  lease_time: float | None = None, start_id: str | None = None,
@@ -130,6 +130,17 @@ class LockInfo:
         self.space = space
         self.interval = interval
         self.regular = regular
+        self.created_text: str | None = None  # the time on the second line, as written
+
+    def created(self) -> float | None:
+        """When the lock was created (its second line), in seconds since the epoch; None
+        if it does not say.  Read as this host's local time, as it was written."""
+        if self.created_text is None:
+            return None
+        try:
+            return time.mktime(time.strptime(self.created_text, LOCK_TIME_FORMAT))
+        except (ValueError, OverflowError):
+            return None
 
     def is_empty(self) -> bool:
         """Whether the file says nothing: no holder, no lease (empty, or garbage)."""
@@ -147,6 +158,8 @@ def parse_lock(text: str) -> LockInfo:
             except ValueError:
                 pass
             info.host = words[4]
+        elif line.startswith(_CREATED_PREFIX):
+            info.created_text = line[len(_CREATED_PREFIX):].strip()
         elif len(words) >= 4 and words[0] == LEASE_LINE_PREFIX:
             try:
                 info.lease_time = float(words[1])
@@ -157,6 +170,9 @@ def parse_lock(text: str) -> LockInfo:
             info.token = words[3]
             info.space = words[4] if len(words) >= 5 else None
     return info
+
+
+_CREATED_PREFIX = LOCK_CREATED_LINE.split('{')[0]
 
 
 def read_lock(path: str) -> tuple[os.stat_result, LockInfo] | None:

@@ -10,11 +10,12 @@ takes the task over — exactly one wins, since a redis command is atomic.
 
 ``lockowner:<key>`` holds the owner, with the same expiry (``docs/backends.rst``)::
 
-    node17:4242:5f2c0d9e6a1b4c3d 8123456 3e0a1f27:4026531836 120000 20000
+    node17:4242:5f2c0d9e6a1b4c3d 8123456 3e0a1f27:4026531836 120000 20000 1796151473
 
 (the owner token, :func:`jug.backends.leases.new_token`, which names the host and
 pid; the holder's process start time; its boot and pid namespace; the lease and the
-heartbeat interval in ms).  It serves as for lock files: a holder of this host whose
+heartbeat interval in ms; when the lock was taken, in seconds since the epoch, which
+owners written before it was added lack).  It serves as for lock files: a holder of this host whose
 process is gone is *stale* and taken over at once (:data:`_TAKEOVER`: only if the
 owner is still the one judged), not after its lease; a lock whose expiry is overdue by
 two intervals is *expiring* (its holder is probably gone; a waiting worker keeps
@@ -153,7 +154,22 @@ COMMITTED = b'committed:'
 
 def owner_value(token: str, lease_ms: int, interval_ms: int) -> str:
     """The ``lockowner:`` value of a lock this process takes (module docstring)."""
-    return f'{token} {own_start_id()} {process_space_id()} {lease_ms} {interval_ms}'
+    return (f'{token} {own_start_id()} {process_space_id()} {lease_ms} {interval_ms} '
+            f'{int(time.time())}')
+
+
+def _host_and_pid(token: str) -> tuple[str | None, int | None]:
+    """``(host, pid)`` of an owner token ``host:pid:random`` (None, None if garbled)."""
+    host, _, pid_text = token.rpartition(':')[0].rpartition(':')
+    return (host, int(pid_text)) if pid_text.isdigit() else (None, None)
+
+
+def _owner_holder(owner: bytes | None) -> dict:
+    """``host``, ``pid`` and ``since`` (None when unknown) of a ``lockowner:`` value."""
+    words = [] if owner is None else owner.decode('utf-8', 'replace').split()
+    host, pid = _host_and_pid(words[0]) if words else (None, None)
+    since = float(words[5]) if len(words) >= 6 and words[5].isdigit() else None
+    return {'host': host, 'pid': pid, 'since': since}
 
 
 def owner_stale_reason(owner: bytes | str | None) -> str | None:
@@ -168,11 +184,9 @@ def owner_stale_reason(owner: bytes | str | None) -> str | None:
     words = as_bytes(owner).decode('utf-8', 'replace').split()
     if len(words) < 3 or words[2] != process_space_id():
         return None
-    host, _, rest = words[0].rpartition(':')
-    host, _, pid_text = host.rpartition(':')
-    if host != nodename() or not pid_text.isdigit():
+    host, pid = _host_and_pid(words[0])
+    if host != nodename() or pid is None:
         return None
-    pid = int(pid_text)
     if not pid_alive(pid):
         return f'process {pid} on {host} is gone'
     if words[1] != '-' and process_start_id(pid) not in (None, words[1]):
@@ -319,7 +333,10 @@ class redis_lock(base_lock):
     def holder_look(self) -> tuple[str, float | None]:
         """Return ``(holder_state(), deadline)`` (see ``base_lock.holder_look``; here,
         when the server expires the lock), in one round trip."""
-        value, ttl, owner = self._look()
+        return self._judge(*self._look())
+
+    def _judge(self, value: Any, ttl: Any, owner: Any) -> tuple[str, float | None]:
+        """``holder_look()`` of a lock seen as ``(value, remaining ms, owner)``."""
         if value == FAILED:
             return LOCK_FAILED, None
         if value != LOCKED:
@@ -330,6 +347,12 @@ class redis_lock(base_lock):
         if ttl is None or ttl < 0 or owner is None or self._is_ours(owner):
             return state, None  # Jug 2.7's lock (no expiry), or held by this very process
         return state, time.monotonic() + ttl / 1000
+
+    def holder(self) -> dict | None:
+        """Who holds the lock (see ``base_lock.holder``), in one round trip."""
+        value, ttl, owner = self._look()
+        state = self._judge(value, ttl, owner)[0]
+        return None if state == LOCK_FREE else {'state': state, **_owner_holder(owner)}
 
     def is_held_by_live_worker(self) -> bool:
         """Whether a live worker of ours, other than this process, holds the lock.

@@ -24,8 +24,10 @@ from ..io import print_task_summary_table
 from ..jug import init
 from ..options import add_flag
 from ..records import find_failed, format_failure
-from ..statusview import StatusView, unfinished_failure_note, view_of_rows, view_of_tasks
+from ..statusview import (StatusView, unfinished_failure_note, view_of_rows, view_of_tasks,
+                          workers_of_rows)
 from ..taskstate import FAILED, FINISHED, READY, RUNNING, STALE, STATES, WAITING, classify
+from ..workersview import format_workers
 from . import SubCommand
 
 # typing is imported only by type checkers: importing it costs start-up time
@@ -97,7 +99,8 @@ def _status_nocache(options: Options) -> StatusView:
     """Load the jugfile and classify every task against a listing of the store."""
     store, _ = init(options.jugfile, options.jugdir)
     try:
-        return view_of_tasks(_task_module.alltasks, store, options.status_failed)
+        return view_of_tasks(_task_module.alltasks, store, options.status_failed,
+                             options.status_workers)
     finally:
         store.close()
 
@@ -251,9 +254,11 @@ def _status_from_cache(options: Options, sqlite3: ModuleType) -> StatusView:
             notes = []
         else:
             notes = unfinished_failure_note(listed, (key for _, key in unfinished))
+        workers = workers_of_rows(store, ht) if options.status_workers else None
         store.close()
     view = view_of_rows(ht, failures, interrupted)
     view.notes.extend(notes)
+    view.workers = workers
     return view
 
 
@@ -269,6 +274,9 @@ def _show(options: Options, ts: StatusView) -> None:
     _print_status(options, ts)
     if ts.failures is not None:
         _print_failures(options, ts.failures, ts.interrupted)
+    if ts.workers is not None:
+        for line in format_workers(ts.workers):
+            options.print_out(line)
 
 
 def _watch(options: Options) -> int:
@@ -285,7 +293,8 @@ def _watch(options: Options) -> int:
         store, _ = init(options.jugfile, options.jugdir)  # loaded once, looked at often
 
         def look() -> StatusView:
-            return view_of_tasks(_task_module.alltasks, store, options.status_failed)
+            return view_of_tasks(_task_module.alltasks, store, options.status_failed,
+                                 options.status_workers)
     terminal = sys.stdout.isatty()
     complete = False
     try:
@@ -343,6 +352,9 @@ class StatusCommand(SubCommand):
         add_flag(parser, '--clear', 'status_cache_clear', 'With --cache: delete the cache file')
         add_flag(parser, '--failed', 'status_failed',
                  'Also list the failed tasks with their errors (from the run records)')
+        add_flag(parser, '--workers', 'status_workers',
+                 'Also list the workers running tasks now: host, pid, since when, task '
+                 '(from their locks)')
         parser.add_argument('--watch', nargs='?', const=DEFAULT_WATCH, type=float,
                             dest='status_watch', metavar='SECONDS',
                             help='Show the status again every SECONDS (default '
@@ -351,7 +363,7 @@ class StatusCommand(SubCommand):
     def parse_defaults(self) -> dict[str, Any]:
         return {'status_cache': False, 'status_cache_clear': False,
                 'status_cache_file': '.jugstatus.sqlite3', 'status_failed': False,
-                'status_watch': None}
+                'status_watch': None, 'status_workers': False}
 
 
 status = StatusCommand()

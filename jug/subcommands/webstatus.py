@@ -15,9 +15,10 @@ import sys
 from ..backends import memoize_store
 from ..backends.select import select
 from ..errors import MissingPackageError
-from ..records import find_failed
-from ..statusview import COLUMNS, TITLES, view_of_rows
+from ..records import find_failed, local_time
+from ..statusview import COLUMNS, TITLES, view_of_rows, workers_of_rows
 from ..taskstate import FINISHED, STALE, STATES
+from ..workersview import remarks
 from . import SubCommand
 from .status import load_jugfile, update_status
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from ..optionchain import Options
     from ..statusview import StatusView
+    from ..workersview import WorkersView
 
 #: Seconds between automatic reloads of the page when ``?refresh=`` is not given.
 DEFAULT_REFRESH = 3
@@ -44,6 +46,7 @@ body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; }}
 th, td {{ padding: 0.2em 0.8em; text-align: right; }}
 th.task-name {{ text-align: left; font-family: monospace; }}
+th.text, td.text {{ text-align: left; }}
 tr:nth-child(even) {{ background: #f2f2f2; }}
 progress {{ width: 20em; }}
 .error {{ font-family: monospace; white-space: pre-wrap; color: #a00; }}
@@ -58,6 +61,7 @@ progress {{ width: 20em; }}
 <h2>Progress</h2>
 {progress}
 {failures}
+{workers}
 <p>This page reloads every {refresh} s. The same counts, for scripts: \
 <a href="status.json">status.json</a>.</p>
 </body>
@@ -126,13 +130,31 @@ def _format_failures(failures: list | None) -> str:
     return f'<h2>Failed tasks ({len(failures)})</h2>\n<ul>\n' + '\n'.join(items) + '\n</ul>'
 
 
+def _format_workers(view: WorkersView | None) -> str:
+    if view is None:
+        return ''
+    rows = [f'<tr><td class="text">{html.escape(str(w.host or "?"))}</td>'
+            f'<td>{w.pid or "?"}</td><td class="text">{html.escape(local_time(w.since))}</td>'
+            f'<td class="text">{html.escape(w.state)}</td><td class="text">'
+            + ', '.join(f'<span class="task-name">{html.escape(name)}</span> '
+                        f'{html.escape(key[:12])}' for name, key in w.tasks)
+            + '</td></tr>' for w in view.workers]
+    table = ('<table>\n<tr><th class="text">Host</th><th>PID</th><th class="text">Since</th>'
+             '<th class="text">State</th><th class="text">Task</th></tr>\n'
+             + '\n'.join(rows) + '\n</table>') if rows else \
+        '<p>No worker is running a task now (a worker waiting for others holds no lock).</p>'
+    notes = ''.join(f'\n<p>{html.escape(line)}</p>' for line in remarks(view))
+    return f'<h2>Workers ({len(view.workers)})</h2>\n{table}{notes}'
+
+
 def _render_page(jugfile: str, refresh: int, ts: Any) -> str:
     """Return the HTML page for the status view `ts`."""
     titles = ''.join(f'<th>{TITLES[state]}</th>' for state in _columns(ts))
     return template.format(jugfile=html.escape(jugfile), titles=titles,
                            refresh=html.escape(str(refresh), quote=True),
                            rows=_format_counts(ts), progress=_format_progress(ts),
-                           failures=_format_failures(getattr(ts, 'failures', None)))
+                           failures=_format_failures(getattr(ts, 'failures', None)),
+                           workers=_format_workers(getattr(ts, 'workers', None)))
 
 
 def _refresh_seconds(value: Any) -> int:
@@ -158,18 +180,24 @@ class _Status:
             update_status(listed, self.ht, self.deps)
             failures = find_failed(listed, [(name, key) for _, name, key, state in self.ht
                                             if state != FINISHED])
+            workers = workers_of_rows(store, self.ht)
         finally:
             store.close()
-        return view_of_rows(self.ht, failures)
+        view = view_of_rows(self.ht, failures)
+        view.workers = workers
+        return view
 
 
 def counts_json(ts: Any) -> str:
     """Return the counts of `ts` as the JSON document of ``/status.json``."""
     groups = {state: dict(getattr(ts, state)) for state in STATES}
     totals = {attribute: sum(counts.values()) for attribute, counts in groups.items()}
+    workers = getattr(ts, 'workers', None)
     return json.dumps({'tasks': groups, 'totals': totals,
                        'failures': [{'name': name, 'hash': key.decode('ascii', 'replace')}
-                                    for name, key, _ in (ts.failures or [])]})
+                                    for name, key, _ in (ts.failures or [])],
+                       'workers': [w.to_dict() for w in workers.workers] if workers else [],
+                       'stale_locks': workers.stale if workers else 0})
 
 
 def make_app(options: Options) -> Any:
