@@ -110,6 +110,10 @@ class GraphvizError(JugError):
     """graphviz's ``dot`` is not installed, or it failed."""
 
 
+class SubmitError(JugError):
+    """``jug submit``: the batch scheduler's submit command is missing or refused the job."""
+
+
 class SubCommandError(JugError):
     """A subcommand is defined or called incorrectly."""
 

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from .optionchain import Options
 
-__all__ = ['parse_jobs', 'run_workers', 'worker_arguments']
+__all__ = ['parse_jobs', 'run_workers', 'worker_arguments', 'execute_arguments',
+           'python_path_with_jug']
 
 #: Flags of ``jug execute`` passed on to the workers when set (option name → flag).
 _FLAGS = {
@@ -108,11 +109,17 @@ def worker_arguments(options: Options, report: str) -> list[str]:
     options (one worker each), and writes its summary as JSON to `report` instead of
     printing it.  The jugfile's own arguments (``sys.argv[1:]``) follow ``--``.
     """
+    return execute_arguments(options, ['--jobs', '1', '--worker-report', report])
+
+
+def execute_arguments(options: Options, extra: list[str]) -> list[str]:
+    """Return the ``jug`` arguments of a ``jug execute`` with the jugfile, jugdir and
+    execute options of `options`, then `extra`, then ``--`` and the jugfile's own
+    arguments (``sys.argv[1:]``)."""
     arguments = ['execute', options.jugfile,
                  # already expanded (%(date)s...): a worker started after midnight must
                  # not pick another directory; '%' is escaped from a second expansion
-                 '--jugdir', str(options.jugdir).replace('%', '%%'),
-                 '--jobs', '1', '--worker-report', report]
+                 '--jugdir', str(options.jugdir).replace('%', '%%'), *extra]
     for name, flag in _FLAGS.items():
         if getattr(options, name, None):
             arguments.append(flag)
@@ -223,10 +230,7 @@ def _exit_status(e: SystemExit) -> int:
 def _spawn(arguments: list[str], relayed: list[int]) -> _Worker:
     """Start a worker as ``python -m jug``, this very copy of jug first on the path."""
     import subprocess  # lazy, as this module: only -j needs it
-    env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env['PYTHONPATH'] = os.pathsep.join(
-        [package_root] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    env = dict(os.environ, PYTHONPATH=python_path_with_jug())
     command = [sys.executable, '-m', 'jug', *arguments]
     group = {'process_group': 0} if sys.version_info >= (3, 11) else {'preexec_fn': os.setpgrp}
     pipes = {target: subprocess.PIPE if target in relayed else None for target in (1, 2)}
@@ -235,6 +239,17 @@ def _spawn(arguments: list[str], relayed: list[int]) -> _Worker:
     outputs = {stream.fileno(): target
                for target, stream in ((1, process.stdout), (2, process.stderr)) if stream}
     return _Worker(process.pid, process.wait, process.poll, outputs)
+
+
+#: The directory holding this very copy of the ``jug`` package.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def python_path_with_jug() -> str:
+    """``PYTHONPATH`` with this very copy of jug first (then what it was)."""
+    current = os.environ.get('PYTHONPATH', '').split(os.pathsep)
+    return os.pathsep.join([PACKAGE_ROOT] + [path for path in current
+                                             if path and path != PACKAGE_ROOT])
 
 
 def run_workers(options: Options, jobs: int) -> tuple[RunSummary | None, int]:

@@ -118,7 +118,7 @@ def init(jugfile: str | None = None, jugdir: Any = None, on_error: str = 'exit',
     if jugdir is None and store is None:
         jugdir = default_jugdir(jugfile)
     set_jugdir(jugdir if store is None else store)
-    _task_module.execute_command = _execute_command(jugfile, jugdir)
+    _task_module.execute_command = command_line('execute', jugfile, jugdir)
     here = os.path.abspath('.')
     if not sys.path or sys.path[0] != here:
         sys.path.insert(0, here)
@@ -164,9 +164,13 @@ def _command_line_jugdir(jugfile: str) -> str:
     return jugfile[:-3] + '.jugdata'
 
 
-def _execute_command(jugfile: str, jugdir: Any) -> str:
-    """The command that computes the results of `jugfile` in `jugdir` (for messages)."""
-    command = 'jug execute ' + shlex.quote(jugfile)
+def command_line(subcommand: str, jugfile: str, jugdir: Any) -> str:
+    """The command running `subcommand` on `jugfile` in `jugdir`, to show to people.
+
+    Usage: ``command_line('execute', 'a.py', 'a.jugdata')`` → ``'jug execute a.py'``
+    (``--jugdir`` only when it is not the command line's default; no redis password)
+    """
+    command = f'jug {subcommand} ' + shlex.quote(jugfile)
     if isinstance(jugdir, str) and jugdir != _command_line_jugdir(jugfile):
         if jugdir.startswith('redis:'):
             from .backends.redis_client import masked  # lazy: rarely needed

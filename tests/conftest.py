@@ -100,6 +100,8 @@ def run_jug(tmp_path):
 
 # A real redis-server: `redis_server` (session) and `redis_url` (emptied per test).
 from redisserver import redis_server, redis_url  # noqa: E402,F401  (fixtures)
+# A real single-node SLURM cluster: `slurm_cluster` (session).
+from slurmcluster import slurm_cluster  # noqa: E402,F401  (fixture)
 
 
 @pytest.fixture(params=['idle', 'contended'])

@@ -293,9 +293,10 @@ def test_output_at_exit_into_closed_pipe(tmp_path, output_env):
 
 
 def test_help_into_closed_pipe(tmp_path, output_env):
-    # argparse's exits pass through (argparse itself ignores a failed write)
+    # argparse's exits pass through: newer argparse ignores a failed write (exit 0),
+    # older argparse (3.9) lets the BrokenPipeError out, which ends quietly too (141)
     result = _run_into_closed_pipe(tmp_path, output_env, '--help')
-    assert (result.returncode, result.stderr) == (0, '')
+    assert result.stderr == '' and result.returncode in (0, EXIT_BROKEN_PIPE)
 
 
 def test_other_broken_pipes_are_still_errors(tmp_path):

@@ -108,6 +108,14 @@ def _form(jugdir: str) -> str | None:
     return None
 
 
+def is_directory(jugdir: Any) -> bool:
+    """Whether `jugdir` names a file store (a directory), not redis, a dict store...
+
+    Usage: ``if is_directory(options.jugdir): ...``
+    """
+    return isinstance(jugdir, str) and _form(jugdir) is None
+
+
 def is_shared(jugdir: Any) -> bool:
     """Whether several processes can use the store `jugdir` names at once.
 
