@@ -229,9 +229,12 @@ class LineDisplay:
                     self.show(self.counts, force=True)
 
     def close(self, counts: Counts) -> None:
+        """Draw the final counts (a redraw may have been skipped as too soon after the
+        last one), then clear the line for the summary."""
         self.stopped.set()
         self.thread.join()
         logging.getLogger().removeFilter(self.filter)
+        self.show(counts, force=True)
         self.clear()
         self.counts = None  # (not drawn again)
         for output in self.outputs:
