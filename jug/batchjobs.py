@@ -8,8 +8,8 @@ A :class:`JobRequest` says what to run (N workers of ``jug execute`` with their
 arguments) and what to ask the scheduler for (walltime, memory, CPUs, partition or
 queue, extra directives); :func:`job_script` writes the script for one of
 :data:`SCHEDULERS`.  The workers form one *job array*, each element running one
-worker; with a walltime, each worker is told (``JUG_MAX_SECONDS``) to stop taking new
-tasks :func:`stop_margin` seconds before it, and the scheduler's SIGTERM at the limit
+worker; with a walltime, each worker is told (``jug execute --stop-after``) to stop
+taking new tasks :func:`stop_margin` seconds before it, and the scheduler's SIGTERM at the limit
 (or at ``scancel``/``qdel``) stops a task still running cleanly: its lock is released
 and its run recorded as interrupted.
 
@@ -264,10 +264,8 @@ def job_script(scheduler: Scheduler, job: JobRequest) -> str:
         lines.append(f'export {name}={quote(value)}')
     budget = job.budget()
     if budget is not None:
-        lines.append(f'# stop taking new tasks {budget[1]} s before the time limit '
-                     f'({scheduler.at_limit})')
-        lines.append('unset JUG_MAX_HOURS JUG_MAX_MINUTES')
-        lines.append(f'export JUG_MAX_SECONDS={budget[0]}')
+        lines.append(f'# the workers take no new task after {budget[0]} s (--stop-after), '
+                     f'{budget[1]} s before the time limit ({scheduler.at_limit})')
     words = scheduler.launcher(job) + job.command
     lines.append('exec ' + ' '.join(quote(word) for word in words))
     return '\n'.join(lines) + '\n'

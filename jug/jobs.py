@@ -56,6 +56,7 @@ _VALUES = {
     'execute_nr_wait_cycles': '--nr-wait-cycles',
     'execute_lease_time': '--lease-time',
     'execute_heartbeat_interval': '--heartbeat-interval',
+    'execute_stop_after': '--stop-after',
     'execute_name': '--name',
     'execute_pattern': '--pattern',
     'verbose': '--verbose',
@@ -114,12 +115,12 @@ def worker_arguments(options: Options, report: str) -> list[str]:
 
 def execute_arguments(options: Options, extra: list[str]) -> list[str]:
     """Return the ``jug`` arguments of a ``jug execute`` with the jugfile, jugdir and
-    execute options of `options`, then `extra`, then ``--`` and the jugfile's own
-    arguments (``sys.argv[1:]``)."""
+    execute options of `options`, then `extra` (which wins over them), then ``--`` and
+    the jugfile's own arguments (``sys.argv[1:]``)."""
     arguments = ['execute', options.jugfile,
                  # already expanded (%(date)s...): a worker started after midnight must
                  # not pick another directory; '%' is escaped from a second expansion
-                 '--jugdir', str(options.jugdir).replace('%', '%%'), *extra]
+                 '--jugdir', str(options.jugdir).replace('%', '%%')]
     for name, flag in _FLAGS.items():
         if getattr(options, name, None):
             arguments.append(flag)
@@ -127,7 +128,7 @@ def execute_arguments(options: Options, extra: list[str]) -> list[str]:
         value = getattr(options, name, None)
         if value is not None:
             arguments.extend([option, str(value)])
-    return arguments + ['--'] + sys.argv[1:]
+    return arguments + extra + ['--'] + sys.argv[1:]
 
 
 class _Worker:

@@ -42,6 +42,7 @@ import time
 
 from . import task as _task_module
 from .backends.base import LOCK_EXPIRING, LOCK_FAILED, LOCK_FREE, LOCK_STALE
+from .errors import StopRequested
 from .gctuning import fewer_collections
 from .hooks import jug_hook
 from .records import failure_id
@@ -134,6 +135,8 @@ class ExecutionState:
     passes, pass_tasks : int
         How many passes started (one, and one more after each barrier), and how many
         tasks the current one has (what progress counts against).
+    deadline : float or None
+        ``--stop-after``: when (``time.monotonic()``) to stop taking new tasks.
     """
 
     def __init__(self) -> None:
@@ -145,6 +148,13 @@ class ExecutionState:
         self.undone: Undone | None = None
         self.passes = 0
         self.pass_tasks = 0
+        self.deadline: float | None = None
+
+    def check_deadline(self) -> None:
+        """Raise StopRequested once the ``--stop-after`` deadline has passed (checked
+        before each task and while waiting: no new task is taken after it)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise StopRequested('time limit reached (--stop-after): no new task is taken')
 
 
 def execution_loop(tasks: list[Task], options: Options,
@@ -366,6 +376,7 @@ class _Pass:
                     pause = min(pause * POLL_GROWTH, longest)
             else:
                 step = cycle  # nothing but this process changes the store: Jug 2.7's wait
+            self.state.check_deadline()
             time.sleep(step)  # looked up at call time (tests count the calls)
             waited += step
             total += step

@@ -51,6 +51,9 @@ class RunSummary:
         Whether waiting for other processes timed out.
     raised : bool
         Whether a task raised in this run (only possible with ``--keep-going``).
+    stopped : str or None
+        Why the run stopped before the end (``--stop-after``, a ``JUG_MAX_*`` limit,
+        the stop file), if it did: what it left is for the next run, not undone.
     """
 
     def __init__(self) -> None:
@@ -64,10 +67,13 @@ class RunSummary:
         self.unavailable: list = []
         self.gave_up = False
         self.raised = False
+        self.stopped: str | None = None
 
     @classmethod
-    def of_worker(cls, stats: Any, state: ExecutionState, raised: bool) -> RunSummary:
-        """Build the summary of this worker's run from its ``TaskStats`` and state."""
+    def of_worker(cls, stats: Any, state: ExecutionState, raised: bool,
+                  stopped: str | None = None) -> RunSummary:
+        """Build the summary of this worker's run from its ``TaskStats`` and state
+        (`stopped`: why it stopped before the end, if it did)."""
         summary = cls()
         summary.executed = dict(stats.executed)
         summary.loaded = dict(stats.loaded)
@@ -76,7 +82,7 @@ class RunSummary:
                                      for name, keys in stats.keys['executed'].items()}
             summary.loaded_keys = {name: [_text(k) for k in keys]
                                    for name, keys in stats.keys['loaded'].items()}
-        undone = state.undone
+        undone = None if stopped is not None else state.undone
         if undone is not None:
             summary.failed = [[name, _text(key), why] for name, key, why in undone.failed]
             for field in ('blocked', 'waiting', 'unavailable'):
@@ -84,6 +90,7 @@ class RunSummary:
                                          for name, key in getattr(undone, field)])
             summary.gave_up = undone.gave_up
         summary.raised = raised
+        summary.stopped = stopped
         return summary
 
     # --- passing between processes -------------------------------------------------------
@@ -138,6 +145,7 @@ class RunSummary:
             setattr(merged, field, entries)
         merged.gave_up = any(s.gave_up for s in summaries)
         merged.raised = any(s.raised for s in summaries)
+        merged.stopped = next((s.stopped for s in summaries if s.stopped), None)
         return merged
 
     # --- for people ----------------------------------------------------------------------
@@ -175,6 +183,9 @@ class RunSummary:
             lines.append(f'{_tasks(len(self.unavailable))} could not run: waiting for tasks '
                          'not selected to run here (--name/--pattern) that nobody is running, '
                          f'or for each other: {_by_name(self.unavailable)}.')
+        if self.stopped:
+            lines.append(f'Stopped before the end ({self.stopped}): the next jug execute '
+                         'goes on.')
         return lines
 
 

@@ -88,6 +88,7 @@ def run_one(t: Task, run: _Pass) -> str:
     if t.can_load():
         jug_hook('execute.task-loadable', (t,))
         return DONE
+    state.check_deadline()  # (before the lock: nothing to release)
     locked = failed = False
     record = None
     try:

@@ -27,6 +27,12 @@ def _directives(script, prefix):
             if line.startswith(prefix + ' ')]
 
 
+def _stop_after(script):
+    """The last ``--stop-after`` of the workers' command (argparse takes the last)."""
+    words = _command_line(script)
+    return [words[i + 1] for i, word in enumerate(words) if word == '--stop-after'][-1]
+
+
 def _command_line(script):
     [line] = [line for line in script.splitlines() if line.startswith('exec ')]
     return line.split()
@@ -47,8 +53,10 @@ def test_slurm_script_carries_every_option(tmp_path):
         '--oversubscribe', '--qos=low']
     assert f'cd {tmp_path} || exit 1' in script
     # 90 minutes: workers stop taking tasks 9 minutes (a tenth) before the limit
-    assert script.splitlines()[-3:-1] == ['unset JUG_MAX_HOURS JUG_MAX_MINUTES',
-                                          'export JUG_MAX_SECONDS=4860']
+    assert _stop_after(script) == '4860'
+    assert script.splitlines()[-2].startswith(
+        '# the workers take no new task after 4860 s (--stop-after), 540 s before the time '
+        'limit (the limit sends SIGTERM')
     words = _command_line(script)
     # a job step with the worker's CPUs, then this very Python and jug
     assert words[:7] == ['exec', 'srun', '--cpus-per-task=4', sys.executable, '-m', 'jug',
@@ -67,7 +75,7 @@ def test_sge_and_pbs_scripts(tmp_path):
         '-N jug-jf', '-t 1-5', '-S /bin/bash', '-cwd', '-j y',
         f'-o {tmp_path}/jf.jugdata/submit/',
         '-l h_rt=48:00:00', '-l h_vmem=3G', '-pe smp 2', '-q all.q', '-P myproject']
-    assert 'export JUG_MAX_SECONDS=172200' in sge.stdout  # 10 minutes at most before
+    assert _stop_after(sge.stdout) == '172200'  # 10 minutes at most before
     assert _command_line(sge.stdout)[1:5] == [sys.executable, '-m', 'jug', 'execute']
     pbs = _submit(tmp_path, '--scheduler', 'PBS', '--workers', '2', '--time', '45',
                   '--mem', '8gb', '--cpus-per-worker', '2', '--partition', 'workq',
@@ -76,7 +84,7 @@ def test_sge_and_pbs_scripts(tmp_path):
     assert _directives(pbs.stdout, '#PBS') == [
         '-N jug-jf', '-J 1-2', '-l select=1:ncpus=2:mem=8gb', '-j oe',
         f'-o {tmp_path}/jf.jugdata/submit/', '-l walltime=00:45:00', '-q workq']
-    assert 'export JUG_MAX_SECONDS=2580' in pbs.stdout  # 45 min minus --stop-before
+    assert _stop_after(pbs.stdout) == '2580'  # 45 min minus --stop-before
     # one worker: no array (PBS Pro wants at least two elements)
     single = _submit(tmp_path, '--scheduler', 'pbs', '--workers', '1', '--dry-run')
     assert not any(d.startswith('-J') for d in _directives(single.stdout, '#PBS'))
@@ -121,18 +129,22 @@ def test_options_from_a_jugrc(tmp_path):
     assert '--keep-going' in _command_line(run.stdout)
 
 
-def test_warns_when_workers_would_ignore_the_time_budget(tmp_path):
-    run = _submit(tmp_path, '--time', '10', '--no-check-environment', '--dry-run')
-    assert run.returncode == 0
-    assert run.stderr == ('jug submit: warning: with --no-check-environment the workers '
-                          'ignore JUG_MAX_SECONDS: they will not stop before the time limit\n')
-    assert '--no-check-environment' in _command_line(run.stdout)
+def test_the_sooner_of_the_budget_and_a_stop_after_given(tmp_path):
+    # 10 minutes: the budget is 540 s; a --stop-after of the user's that is sooner wins
+    run = _submit(tmp_path, '--time', '10', '--stop-after', '100', '--dry-run')
+    assert run.returncode == 0, run.stderr
+    assert _stop_after(run.stdout) == '100'
+    run = _submit(tmp_path, '--time', '10', '--stop-after', '1000', '--dry-run')
+    assert _stop_after(run.stdout) == '540'
+    # no --time: the user's passes through as it is
+    run = _submit(tmp_path, '--stop-after', '1000', '--dry-run')
+    assert _stop_after(run.stdout) == '1000'
 
 
 def test_no_time_no_budget(tmp_path):
     run = _submit(tmp_path, '--dry-run')
     assert run.returncode == 0
-    assert 'JUG_MAX_SECONDS' not in run.stdout
+    assert '--stop-after' not in run.stdout
     assert not any(d.startswith('--time') for d in _directives(run.stdout, '#SBATCH'))
     assert '--array=1-4' in _directives(run.stdout, '#SBATCH')  # the default
 
@@ -145,6 +157,7 @@ def test_no_time_no_budget(tmp_path):
     (['--stop-before', '60'], '--stop-before needs --time'),
     (['--partition', 'a\nb'], 'a directive may not hold a control character'),
     (['--jugdir', 'dict_store'], 'the workers need a store they all share'),
+    (['--time', '10', '--stop-after', 'soon'], '--stop-after needs a positive number'),
 ])
 def test_bad_options_are_one_line(tmp_path, args, message):
     run = _submit(tmp_path, *args, '--dry-run')

@@ -85,6 +85,24 @@ def test_merge_keeps_undone_tasks_nobody_did_with_the_best_reason():
     assert merged.raised and merged.exit_code() == 1
 
 
+def test_a_stopped_worker_leaves_nothing_undone():
+    from jug.scheduler import ExecutionState, Undone
+    state = ExecutionState()
+    state.undone = Undone()
+    state.undone.unavailable = [('m.f', B)]  # what the loop had not taken when it stopped
+
+    class Stats:
+        executed, loaded, keys = {'m.f': 1}, {}, {'executed': {'m.f': [A]}, 'loaded': {}}
+    stopped = RunSummary.of_worker(Stats(), state, False, 'time limit reached (--stop-after)')
+    assert stopped.unavailable == [] and stopped.exit_code() == 0
+    still_running = _summary(executed={'m.f': [C]})
+    merged = RunSummary.merge([RunSummary.from_json(stopped.to_json()), still_running])
+    assert merged.report_lines() == [
+        'Stopped before the end (time limit reached (--stop-after)): the next jug execute '
+        'goes on.']
+    assert merged.executed == {'m.f': 2} and merged.exit_code() == 0
+
+
 @pytest.mark.parametrize('value, jobs', [(None, 1), ('1', 1), (3, 3), ('4', 4)])
 def test_parse_jobs(value, jobs):
     assert parse_jobs(value) == jobs
@@ -110,8 +128,9 @@ def test_worker_arguments_repeat_the_options(monkeypatch):
     options.aggressive_unload = True
     monkeypatch.setattr(sys, 'argv', ['analysis.py', '--input', 'x'])
     args = worker_arguments(options, '/tmp/report.json')
-    assert args[:8] == ['execute', 'analysis.py', '--jugdir', '100%%.jugdata', '--jobs', '1',
-                        '--worker-report', '/tmp/report.json']
+    assert args[:4] == ['execute', 'analysis.py', '--jugdir', '100%%.jugdata']
+    # last before the jugfile's own arguments: they win over options given twice
+    assert args[-7:-3] == ['--jobs', '1', '--worker-report', '/tmp/report.json']
     assert '--keep-going' in args and '--aggressive-unload' in args
     assert '--keep-failed' not in args
     assert args[args.index('--name') + 1] == 'f'

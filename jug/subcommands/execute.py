@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from .. import task as _task_module
 from ..backends.leases import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LEASE_TIME, LeaseSettings
-from ..errors import JugExit, OptionError, Terminated
+from ..errors import JugExit, OptionError, StopRequested, Terminated
 from ..hooks import register_hook, register_hook_once, jug_hook
 from ..hooks.exit_checks import exit_env_vars, exit_if_file_exists
 from ..hooks.register import unregister_hook
@@ -130,6 +130,27 @@ def _start_progress(options: Options, state: ExecutionState) -> Progress | None:
     return None if display is None else Progress(display, state)
 
 
+def stop_after(options: Options) -> float | None:
+    """The seconds of ``--stop-after`` (None if not given; OptionError if not positive)."""
+    value = options.execute_stop_after
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise OptionError(f'jug execute: --stop-after needs a positive number of seconds, '
+                          f'not {value!r}')
+    return seconds
+
+
+def _deadline(options: Options) -> float | None:
+    """``--stop-after SECONDS``: when (``time.monotonic()``) to stop taking tasks."""
+    seconds = stop_after(options)
+    return None if seconds is None else time.monotonic() + seconds
+
+
 class ExecuteCommand(SubCommand):
     """Run the tasks (start several to work in parallel)
 
@@ -142,23 +163,30 @@ class ExecuteCommand(SubCommand):
 
     def run(self, options: Options, *args: Any, **kwargs: Any) -> None:
         jobs = parse_jobs(options.execute_jobs)
+        deadline = _deadline(options)  # (checked here, also for the workers of -j)
         if jobs > 1:
             return self._run_workers(options, jobs)
         signal.signal(signal.SIGTERM, _sigterm)
         report = options.execute_worker_report
         if report is not None:
             signal.signal(signal.SIGINT, _sigint_once)
+        # counting first: a limit's hook that stops after a task must not skip its count
+        stats = TaskStats(keep_keys=report is not None)
         if not options.execute_no_check_environment:
             exit_env_vars()
             exit_if_file_exists(STOP_FILE)
-        stats = TaskStats(keep_keys=report is not None)
         state = ExecutionState()
+        state.deadline = deadline
         failures = None
+        stopped = None
         progress = _start_progress(options, state)
         try:
             register_hook_once('execute.task-loadable', '_log_loadable', _log_loadable)
             try:
                 failures = self._run_passes(options, stats, state)
+            except StopRequested as e:
+                stopped = e.reason
+                raise
             finally:
                 if progress is not None:
                     progress.close()  # the line is cleared: the summary follows
@@ -171,7 +199,8 @@ class ExecuteCommand(SubCommand):
         finally:
             stats.close()
             if report is not None:  # also when stopped by an error or a signal
-                _write_report(report, RunSummary.of_worker(stats, state, failures is not False))
+                _write_report(report, RunSummary.of_worker(
+                    stats, state, failures is not False and stopped is None, stopped))
         if summary.exit_code():
             raise JugExit(1)
 
@@ -234,6 +263,10 @@ class ExecuteCommand(SubCommand):
                                  f'(default: {DEFAULT_HEARTBEAT_INTERVAL:g})')
         add_task_selection_options(parser, 'execute_name', 'execute_pattern', False,
                                    'execute')
+        parser.add_argument('--stop-after', action='store', dest='execute_stop_after',
+                            metavar='SECONDS',
+                            help='Take no new task SECONDS after starting (checked before '
+                                 'each task and while waiting); then stop, exit code 0')
         add_flag(parser, '--keep-going', 'execute_keep_going',
                  'Go on after a task fails (exit code 1 at the end)')
         add_flag(parser, '--keep-failed', 'execute_keep_failed',
@@ -266,6 +299,7 @@ class ExecuteCommand(SubCommand):
             'execute_heartbeat_interval': DEFAULT_HEARTBEAT_INTERVAL,
             'execute_jobs': None,
             'execute_worker_report': None,
+            'execute_stop_after': None,
         }
 
 

@@ -24,6 +24,7 @@ from ..jug import check_jugfile, command_line
 from ..options import add_flag
 from . import SubCommand
 from .execute import execute as _execute_command
+from .execute import stop_after
 
 # typing is imported only by type checkers: importing it costs start-up time
 TYPE_CHECKING = False
@@ -61,15 +62,27 @@ def job_request(options: Options) -> JobRequest:
         if stop_before >= walltime:
             raise OptionError(f'jug submit: --stop-before ({stop_before} s) must be shorter '
                               f'than --time ({walltime} s)')
-    extra = ['--jobs', str(options.execute_jobs)] if options.execute_jobs else []
-    return JobRequest(
-        workers=workers,
-        command=[sys.executable, '-m', 'jug', *execute_arguments(options, extra)],
+    job = JobRequest(
+        workers=workers, command=[],
         directory=os.getcwd(), output_dir=os.path.abspath(_script_directory(options)),
         name=_job_name(options.jugfile), walltime=walltime, stop_before=stop_before,
         memory=options.submit_mem, cpus=cpus, partition=options.submit_partition,
         extra=_as_list(options.submit_sbatch_arg),
         environment=_environment())
+    job.command = [sys.executable, '-m', 'jug', *execute_arguments(options, _extra(options, job))]
+    return job
+
+
+def _extra(options: Options, job: JobRequest) -> list:
+    """What the workers' ``jug execute`` gets besides the execute options: ``--jobs``,
+    and ``--stop-after`` from the walltime (or the one given, if sooner)."""
+    extra = ['--jobs', str(options.execute_jobs)] if options.execute_jobs else []
+    budget = job.budget()
+    given = stop_after(options)
+    if budget is not None:
+        seconds = budget[0] if given is None else min(budget[0], given)
+        extra += ['--stop-after', f'{seconds:g}']
+    return extra
 
 
 def _environment() -> dict:
@@ -174,10 +187,6 @@ class SubmitCommand(SubCommand):
         except ValueError as e:
             raise OptionError(f'jug submit: {e}') from None
         check_jugfile(options.jugfile)
-        if job.walltime is not None and options.execute_no_check_environment:
-            sys.stderr.write('jug submit: warning: with --no-check-environment the workers '
-                             'ignore JUG_MAX_SECONDS: they will not stop before the time '
-                             'limit\n')
         if options.submit_dry_run:
             options.print_out(script, end='')
             return
