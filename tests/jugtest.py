@@ -182,3 +182,20 @@ def dead_pid():
 def jug27_lock_text(pid, host):
     """The two lines of a lock file as Jug 2.7 writes them."""
     return f'PID {pid} on HOSTNAME {host}\nLock created on 2026-11-27 (10h00.00)\n'
+
+
+def race_in_processes(target, args, n=6):
+    """Run ``target(*args, barrier, results)`` in `n` forked processes started together
+    (they wait on `barrier`); return what each put in `results` (one item each)."""
+    import multiprocessing
+    context = multiprocessing.get_context('fork')
+    barrier = context.Barrier(n)
+    results = context.Queue()
+    workers = [context.Process(target=target, args=(*args, barrier, results))
+               for _ in range(n)]
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=30) for _ in workers]
+    for w in workers:
+        w.join(timeout=30)
+    return outcomes

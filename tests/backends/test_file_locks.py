@@ -1,6 +1,5 @@
 """Leased file locks (jug.backends.file_locks, jug.backends.lockfiles): liveness, stale
 locks, takeover, the holder's fenced last acts, creation with content, hostile files."""
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from jug.backends.file_locks import LockLost
 from jug.backends.file_store import FAILED_LOCK_MTIME, file_store
 from jug.backends.leases import LeaseSettings
 from jug.backends.lockfiles import parse_lock, read_lock
-from jugtest import dead_pid, jug27_lock_text
+from jugtest import dead_pid, jug27_lock_text, race_in_processes
 
 KEY = b'0123456789abcdef0123456789abcdef01234567'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -210,16 +209,7 @@ def _race(jugdir, barrier, results):
 @pytest.mark.parametrize('round', range(3))
 def test_exactly_one_of_many_processes_takes_over(store, round):
     _write_lock(store, _remote(lease=5), mtime=time.time() - 60)
-    context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(6)
-    results = context.Queue()
-    workers = [context.Process(target=_race, args=(store.jugdir, barrier, results))
-               for _ in range(6)]
-    for w in workers:
-        w.start()
-    outcomes = [results.get(timeout=30) for _ in workers]
-    for w in workers:
-        w.join(timeout=30)
+    outcomes = race_in_processes(_race, (store.jugdir,))
     winners = [pid for pid, won in outcomes if won]
     assert len(winners) == 1
     holder = parse_lock(_text(store.getlock(KEY).fullname))

@@ -1,7 +1,6 @@
 """Leased redis locks: heartbeat, takeover after the lease (at once for a dead process
 of this host), exactly one taker wins, Jug 2.7's locks and failed locks are never taken
 over, release, fail and commit only of our own lock."""
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from jug.backends import redis_client, redis_locks
 from jug.backends.leases import LeaseSettings, heartbeat
 from jug.backends.redis_store import redis_store
 
+from jugtest import race_in_processes
 from store_helpers import H1, H2
 from test_redis_store import raw, store  # noqa: F401  (fixtures shared with that module)
 
@@ -182,16 +182,7 @@ def test_exactly_one_of_many_processes_takes_over(redis_url, raw, round):
     abandoned = b'elsewhere 1 0123456789abcdef'
     raw.set(LOCK, b'L', px=400)  # a worker that stopped refreshing: 0.4 s left
     raw.set(OWNER, abandoned, px=400)
-    context = multiprocessing.get_context('fork')
-    barrier = context.Barrier(6)
-    results = context.Queue()
-    workers = [context.Process(target=_taker, args=(redis_url, abandoned, barrier, results))
-               for _ in range(6)]
-    for w in workers:
-        w.start()
-    outcomes = [results.get(timeout=30) for _ in workers]
-    for w in workers:
-        w.join(timeout=30)
+    outcomes = race_in_processes(_taker, (redis_url, abandoned))
     assert None not in [won for _, won in outcomes]
     winners = [pid for pid, won in outcomes if won]
     assert len(winners) == 1
@@ -280,12 +271,12 @@ def test_held_by_live_worker(store, raw):
     assert lock.is_held_by_live_worker()
 
 
-def test_get_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
-    # the acquire script ran, but the connection broke before its reply: the retry
-    # (same token) must report success, not "taken by someone else"
+def _lose_first_reply(store, monkeypatch, text):
+    """Make the script `text` run on the server but lose its first reply (a connection
+    error after it ran); return the list its calls are appended to."""
     import redis.exceptions
-    store.can_load(H1)  # contacted: connection errors are retried
-    script = store.connection.script(redis_locks._ACQUIRE)
+    script = store.connection.script(text)
+    real_script = store.connection.script
     calls = []
 
     def flaky(keys, args):
@@ -294,8 +285,17 @@ def test_get_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
         if len(calls) == 1:
             raise redis.exceptions.ConnectionError('reply lost')
         return result
-    monkeypatch.setattr(store.connection, 'script', lambda text: flaky)
+    monkeypatch.setattr(store.connection, 'script',
+                        lambda asked: flaky if asked == text else real_script(asked))
     monkeypatch.setattr(redis_client, '_backoff_sleep', lambda s: None)
+    return calls
+
+
+def test_get_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
+    # the acquire script ran, but the connection broke before its reply: the retry
+    # (same token) must report success, not "taken by someone else"
+    store.can_load(H1)  # contacted: connection errors are retried
+    calls = _lose_first_reply(store, monkeypatch, redis_locks._ACQUIRE)
     lock = store.getlock(H1)
     assert lock.get() is True
     assert len(calls) == 2
@@ -345,24 +345,11 @@ def test_remove_if_failed_removes_only_a_failed_lock(store, raw):
 def test_commit_is_idempotent_when_its_reply_is_lost(store, raw, monkeypatch):
     """The commit script ran, but its reply was lost: the retry reports success (the
     result is this worker's), not a lost lock."""
-    import redis.exceptions
     from jug.backends.redis_locks import COMMIT
     store.can_load(H1)  # contacted: connection errors are retried
     lock = store.getlock(H1)
     assert lock.get()
-    script = store.connection.script(COMMIT)
-    calls = []
-
-    def flaky(keys, args):
-        calls.append(1)
-        result = type(script).__call__(script, keys=keys, args=args)
-        if len(calls) == 1:
-            raise redis.exceptions.ConnectionError('reply lost')
-        return result
-    real_script = store.connection.script
-    monkeypatch.setattr(store.connection, 'script',
-                        lambda text: flaky if text == COMMIT else real_script(text))
-    monkeypatch.setattr(redis_client, '_backoff_sleep', lambda s: None)
+    calls = _lose_first_reply(store, monkeypatch, COMMIT)
     assert store.commit('v', H1, {'r': 1}) is True
     assert len(calls) == 2
     assert store.load(H1) == 'v' and raw.exists(LOCK, OWNER) == 0
