@@ -36,6 +36,7 @@ status constants): tasks and stores are used through their methods (``name``, ``
 """
 from __future__ import annotations
 
+import functools
 import os
 import reprlib
 import sys
@@ -109,14 +110,10 @@ def start_record(task: Any) -> dict:
     return record
 
 
-_batch_job_cache: list = []
-
-
+@functools.lru_cache(maxsize=None)
 def _own_batch_job() -> dict | None:
     """The batch job of this process (looked up once: its environment is fixed)."""
-    if not _batch_job_cache:
-        _batch_job_cache.append(batch_job())
-    return _batch_job_cache[0]
+    return batch_job()
 
 
 def peak_memory() -> int | None:
