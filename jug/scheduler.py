@@ -492,8 +492,10 @@ class _Liveness:
 
     A holder is seen alive when the lock's stale deadline (``Task.lock_look``) moves
     forward: it refreshed the lock since the worker began watching it; or when the
-    deadline passed and the store still judges the lock held (e.g. a live process of
-    this host).  An overdue (expiring) lock makes its holder unknown again: it may
+    deadline passed well ago (by REFRESH_EVIDENCE) and the store still judges the lock
+    held (e.g. a live process of this host).  Just past it is no evidence: a redis lock
+    read a moment before the server expires it has a deadline passed by the time it
+    is noted.  An overdue (expiring) lock makes its holder unknown again: it may
     have died after it was seen alive.  Past its patience, a worker waits on while
     some holder is not known alive: it may be dead (killed just before), and then its
     lock goes stale within its lease and the worker takes the task over.  Locks
@@ -519,8 +521,8 @@ class _Liveness:
         """What a look at the held lock of `key` found."""
         if deadline is None:
             return
-        now = time.monotonic()
-        if state == LOCK_EXPIRING and deadline > now:
+        long_past = time.monotonic() - REFRESH_EVIDENCE
+        if state == LOCK_EXPIRING and deadline >= long_past:
             # overdue: a holder seen alive before may have died since
             self.expiring += 1
             self.alive.discard(key)
@@ -528,7 +530,7 @@ class _Liveness:
         elif key in self.alive:
             return
         first = self.first.setdefault(key, deadline)
-        if deadline > first + REFRESH_EVIDENCE or deadline <= now:
+        if deadline > first + REFRESH_EVIDENCE or deadline < long_past:
             self.alive.add(key)
         else:
             self.unsure += 1

@@ -269,6 +269,10 @@ def test_a_holder_seen_alive_is_unknown_again_once_its_lock_is_overdue(monkeypat
     assert look(LOCK_EXPIRING, 201.0) == 1   # overdue: it may have died since
     assert liveness.expiring == 1 and liveness.keep_waiting()
     assert look(LOCK_HELD, 230.0) == 0       # refreshed again: alive
+    now[0] = 230.001
+    assert look(LOCK_EXPIRING, 230.0) == 1   # just past its deadline: a lock about to
+    # expire (a redis key read 1 ms before the server drops it) is no sign of life
+    assert look(LOCK_HELD, 230.0) == 1
     now[0] = 300.0
-    assert look(LOCK_EXPIRING, 230.0) == 0   # past its deadline, still not stale: its
-    # store judges it alive (a live process of this host)
+    assert look(LOCK_EXPIRING, 230.0) == 0   # well past its deadline, still not stale:
+    # its store judges it alive (a live process of this host)
