@@ -170,6 +170,26 @@ class Progress:
         self.display.close(self._refresh())
 
 
+class _Pace:
+    """Lets something through at most once per `interval` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = 0.0
+
+    def due(self, force: bool = False) -> bool:
+        """Whether it may happen now (always if `force`); if so, it counts as done."""
+        now = time.monotonic()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+    def quiet_for(self, seconds: float) -> bool:
+        """Whether nothing was let through for `seconds`."""
+        return time.monotonic() - self.last >= seconds
+
+
 class LineDisplay:
     """One line on a terminal, redrawn in place (see the module docstring)."""
 
@@ -178,7 +198,7 @@ class LineDisplay:
         self.lock = threading.RLock()
         self.counts: Counts | None = None
         self.drawn = False
-        self.last = 0.0
+        self.pace = _Pace(LINE_MIN_INTERVAL)
         self.stopped = threading.Event()
         self.filter = _ClearFirst(self)
         logging.getLogger().addFilter(self.filter)  # jug logs on the root logger
@@ -190,9 +210,7 @@ class LineDisplay:
     def show(self, counts: Counts, force: bool = False) -> None:
         with self.lock:
             self.counts = counts
-            now = time.monotonic()
-            if force or now - self.last >= LINE_MIN_INTERVAL:
-                self.last = now
+            if self.pace.due(force):
                 self._draw()
 
     def _draw(self) -> None:
@@ -224,8 +242,7 @@ class LineDisplay:
     def _tick(self) -> None:
         while not self.stopped.wait(LINE_MAX_INTERVAL):
             with self.lock:
-                if self.counts is not None and \
-                        time.monotonic() - self.last >= LINE_MAX_INTERVAL:
+                if self.counts is not None and self.pace.quiet_for(LINE_MAX_INTERVAL):
                     self.show(self.counts, force=True)
 
     def close(self, counts: Counts) -> None:
@@ -302,13 +319,11 @@ class PlainDisplay:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = sys.stderr if stream is None else stream
-        self.last = 0.0
+        self.pace = _Pace(PLAIN_INTERVAL)
         self.said = ''
 
     def show(self, counts: Counts) -> None:
-        now = time.monotonic()
-        if now - self.last >= PLAIN_INTERVAL:
-            self.last = now
+        if self.pace.due():
             self._say(counts)
 
     def _say(self, counts: Counts) -> None:
@@ -328,12 +343,10 @@ class SnapshotDisplay:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.last = 0.0
+        self.pace = _Pace(SNAPSHOT_INTERVAL)
 
     def show(self, counts: Counts) -> None:
-        now = time.monotonic()
-        if now - self.last >= SNAPSHOT_INTERVAL:
-            self.last = now
+        if self.pace.due():
             self.write(counts)
 
     def write(self, counts: Counts) -> None:
